@@ -1,0 +1,56 @@
+# Integration Hub — the two set-up commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+
+.PHONY: run test lint format bench venv dev messages clean-var
+
+# The venv is built with the newest Python >= 3.12 found on PATH or in pyenv (scripts/find-python.sh).
+$(PY):
+	@interp=$$(scripts/find-python.sh) || exit 1; \
+	echo "creating $(VENV) with $$interp"; \
+	"$$interp" -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(DEVSTAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@ $(STAMP)
+
+venv: $(STAMP)
+dev: $(DEVSTAMP)
+
+## make run: migrate, seed roles and the demo admin, then serve the console and a worker cluster.
+run: $(STAMP)
+	$(PY) manage.py bootstrap --demo-admin
+	$(PY) manage.py serve
+
+## make test: the whole suite (unit, API, websocket, browser). Browser tests skip loudly without Chromium.
+test: $(DEVSTAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(DEVSTAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(DEVSTAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## make bench: performance scenarios against hand-written baselines (not part of make test).
+bench: $(DEVSTAMP)
+	$(PY) -m bench $(BENCH_ARGS)
+
+## make messages: refresh and compile the translation catalogues.
+messages: $(DEVSTAMP)
+	$(PY) manage.py makemessages -l fr --ignore='.venv/*' --ignore='static/*' --ignore='tests/*' --ignore='bench/*'
+	$(PY) manage.py makemessages -d djangojs -l fr --ignore='.venv/*' --ignore='static/vendor/*'
+	$(PY) manage.py compilemessages --ignore='.venv/*'
+
+clean-var:
+	rm -rf var

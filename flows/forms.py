@@ -1,0 +1,13 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from flows.models import System
+from integration_hub.forms import ConsoleModelForm
+
+
+class SystemForm(ConsoleModelForm):
+    class Meta:
+        model = System
+        fields = ("name", "slug", "role", "criticality", "owner", "enabled", "description")
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {"slug": _("Short identifier used in URLs and configuration files, e.g. 'main-shop'.")}

@@ -1,0 +1,3 @@
+from flows.models.systems import System
+
+__all__ = ["System"]

@@ -1,0 +1,1 @@
+# The register of processing and data-subject requests arrive with the GDPR issue.

@@ -1,0 +1,42 @@
+from rest_framework import exceptions
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from integration_hub.audit import record
+from integration_hub.models import AuditAction
+
+_ATTEMPTS = {
+    exceptions.PermissionDenied: AuditAction.DENIED,
+    exceptions.NotAuthenticated: AuditAction.DENIED,
+    exceptions.ParseError: AuditAction.REJECTED,
+    exceptions.ValidationError: AuditAction.REJECTED,
+    exceptions.UnsupportedMediaType: AuditAction.REJECTED,
+}
+
+
+def _summary(detail) -> str:
+    if isinstance(detail, dict):
+        return "; ".join(f"{k}: {_summary(v)}" for k, v in detail.items())
+    if isinstance(detail, list):
+        return " ".join(_summary(v) for v in detail)
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus an audit entry for every refused attempt to change something."""
+    response = drf_exception_handler(exc, context)
+    request = context.get("request")
+    if response is None or request is None or request.method in ("GET", "HEAD", "OPTIONS"):
+        return response
+    action = next((a for cls, a in _ATTEMPTS.items() if isinstance(exc, cls)), None)
+    if action is not None:
+        # request._user: reading request.user here would run authentication (and its error) again.
+        user = getattr(request, "_user", None)
+        user = user if user is not None and user.is_authenticated else None
+        record(
+            action,
+            user=user,
+            message=f"{request.method} {request.path} → {response.status_code}: {_summary(exc.detail)}"[
+                :2000
+            ],
+        )
+    return response

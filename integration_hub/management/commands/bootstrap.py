@@ -1,0 +1,51 @@
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from integration_hub.context import acting_as
+from integration_hub.roles import INTEGRATION_ADMIN, ensure_roles
+
+
+class Command(BaseCommand):
+    help = (
+        "Migrate every configured database, create the roles and, with --demo-admin, on first run a "
+        "demo admin account whose password is printed once."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--demo-admin", action="store_true", help="Create the demo admin account if missing."
+        )
+        parser.add_argument("--username", default="admin")
+
+    def handle(self, *args, demo_admin, username, **options):
+        for alias in settings.DATABASES:
+            # channels-lite keeps its messages in a database of its own (the embedded default).
+            call_command("migrate", database=alias, interactive=False, verbosity=0)
+        User = get_user_model()
+        with acting_as(None, source="command:bootstrap"):
+            ensure_roles()
+            if not demo_admin:
+                return
+            if User.objects.filter(username=username).exists():
+                self.stdout.write(
+                    f"Demo admin '{username}' exists; its password was printed when it was created.\n"
+                    f"Forgot it? .venv/bin/python manage.py changepassword {username}"
+                )
+                return
+            password = secrets.token_urlsafe(12)
+            user = User.objects.create_superuser(
+                username=username, email=f"{username}@localhost", password=password
+            )
+            user.groups.add(Group.objects.get(name=INTEGRATION_ADMIN))
+        bar = "=" * 64
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\n{bar}\n  Demo admin account (shown once — note it now)\n"
+                f"    user name: {username}\n    password:  {password}\n{bar}\n"
+            )
+        )

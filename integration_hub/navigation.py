@@ -1,0 +1,55 @@
+"""The console's main navigation; each entry shows only to users who may open it."""
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    icon: str
+    section: str
+    model: str | None = None  # "app_label.ModelName": shown when the user may view some of them
+    permission: str | None = None  # or shown when the user holds this permission
+
+
+MENU = (
+    NavItem(_("Dashboard"), "home", "speedometer2", "dashboard"),
+    NavItem(_("Systems"), "flows:system_list", "hdd-network", "systems", model="flows.System"),
+    NavItem(_("Flows"), "flows_pending", "diagram-3", "flows"),
+    NavItem(_("Runs"), "runs_pending", "play-circle", "runs"),
+    NavItem(_("Triage"), "triage_pending", "inbox", "triage"),
+    NavItem(_("Flow map"), "map_pending", "map", "map"),
+    NavItem(_("GDPR"), "gdpr_pending", "shield-lock", "gdpr"),
+    NavItem(
+        _("Audit"),
+        "integration_hub:auditentry_list",
+        "journal-text",
+        "audit",
+        permission="integration_hub.view_auditentry",
+    ),
+    NavItem(_("API"), "api-docs", "braces", "api"),
+)
+
+
+def menu_for(request) -> list[dict]:
+    from django.apps import apps
+
+    from integration_hub.permissions import has_any_permission
+
+    user = request.user
+    items = []
+    for item in MENU:
+        if item.permission and not user.has_perm(item.permission):
+            continue
+        if item.model and not has_any_permission(user, apps.get_model(item.model), "view"):
+            continue
+        url = reverse(item.url_name)
+        active = request.path == url if url == "/" else request.path.startswith(url)
+        items.append(
+            {"label": item.label, "url": url, "icon": item.icon, "active": active, "section": item.section}
+        )
+    return items

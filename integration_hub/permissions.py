@@ -1,0 +1,58 @@
+"""The one permission choke point (NetBox's ``RestrictedQuerySet.restrict``).
+
+A user may act on an object when they hold the model permission globally (through a role) or on
+that object (a django-guardian grant, to them or to one of their groups). The generic UI views, the
+API base viewset and the websocket consumer all ask here; nothing else decides.
+"""
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model, QuerySet
+from guardian.models import GroupObjectPermission, UserObjectPermission
+from guardian.shortcuts import get_objects_for_user
+
+ACTIONS = ("view", "add", "change", "delete")
+
+
+def permission_name(model, action: str) -> str:
+    """``flows.view_system`` for (System, "view"); custom actions give ``flows.run_flow`` for (Flow, "run")."""
+    return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+
+
+def has_global_permission(user, model, action: str) -> bool:
+    return bool(user.is_active and user.is_authenticated and user.has_perm(permission_name(model, action)))
+
+
+def restrict(queryset: QuerySet, user, action: str = "view") -> QuerySet:
+    """``queryset`` narrowed to the rows ``user`` may ``action``."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return queryset.none()
+    if has_global_permission(user, queryset.model, action):
+        return queryset
+    perm = permission_name(queryset.model, action)
+    return get_objects_for_user(user, perm, klass=queryset, accept_global_perms=False, with_superuser=False)
+
+
+def can(user, action: str, obj: Model) -> bool:
+    """May ``user`` ``action`` this one object?"""
+    return restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action).exists()
+
+
+def has_any_permission(user, model, action: str = "view") -> bool:
+    """Does ``user`` hold ``action`` on ``model`` globally or on at least one object of it?
+
+    Decides whether a list page opens at all: a user with no grant of any kind is refused
+    rather than shown an empty list they cannot explain.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if has_global_permission(user, model, action):
+        return True
+    ct = ContentType.objects.get_for_model(model)
+    codename = f"{action}_{model._meta.model_name}"
+    if UserObjectPermission.objects.filter(
+        user=user, content_type=ct, permission__codename=codename
+    ).exists():
+        return True
+    return GroupObjectPermission.objects.filter(
+        group__in=user.groups.all(), content_type=ct, permission__codename=codename
+    ).exists()

@@ -1,0 +1,35 @@
+from django import template
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def json_value(value):
+    """Render an audit value compactly; empty values as a dash."""
+    import json
+
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+@register.simple_tag
+def yesno_icon(value):
+    if value:
+        return format_html(
+            '<i class="bi bi-check-circle-fill text-success" aria-hidden="true"></i><span class="visually-hidden">{}</span>',
+            _("yes"),
+        )
+    return format_html(
+        '<i class="bi bi-x-circle text-secondary" aria-hidden="true"></i><span class="visually-hidden">{}</span>',
+        _("no"),
+    )

@@ -1,0 +1,55 @@
+import secrets
+import time
+
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django_q.tasks import async_task
+
+from integration_hub import health
+from integration_hub.decorators import public
+
+
+@public
+@never_cache
+def healthz(request):
+    """The process is alive (no dependency is checked)."""
+    return JsonResponse({"status": "ok"})
+
+
+@public
+@never_cache
+def readyz(request):
+    """Database, task broker and channel layer all answer: 200, else 503 with the failing check."""
+    checks = health.readiness()
+    ok = all(c.ok for c in checks)
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": {c.name: {"ok": c.ok, "detail": c.detail, "latency_ms": c.latency_ms} for c in checks},
+    }
+    return JsonResponse(body, status=200 if ok else 503)
+
+
+@method_decorator(never_cache, name="dispatch")
+class StatusView(View):
+    """Platform status for staff: dependencies, worker clusters, and a live-update round trip test."""
+
+    def get(self, request):
+        return render(
+            request,
+            "status.html",
+            {"checks": health.readiness(), "clusters": health.cluster_status(), "title": "status"},
+        )
+
+
+class LivePingView(View):
+    """Queue a task that a worker answers over the websocket; the page measures the round trip."""
+
+    def post(self, request):
+        token = secrets.token_hex(8)
+        enqueued_at = time.time()
+        # sync=False: even where tests run tasks inline, this test is about a real worker.
+        async_task("integration_hub.tasks.ping_browser", request.user.pk, token, enqueued_at, sync=False)
+        return render(request, "status_ping.html", {"token": token, "enqueued_at": enqueued_at})

@@ -1,0 +1,1 @@
+# Error groups, alert rules and alerts arrive with the supervision issue.
