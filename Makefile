@@ -48,8 +48,8 @@ bench: $(DEVSTAMP)
 
 ## make messages: refresh and compile the translation catalogues.
 messages: $(DEVSTAMP)
-	$(PY) manage.py makemessages -l fr --ignore='.venv/*' --ignore='static/*' --ignore='tests/*' --ignore='bench/*'
-	$(PY) manage.py makemessages -d djangojs -l fr --ignore='.venv/*' --ignore='static/vendor/*'
+	$(PY) manage.py makemessages -l fr --ignore='.venv/*' --ignore='static/*' --ignore='tests/*' --ignore='bench/*' --ignore='var/*'
+	$(PY) manage.py makemessages -d djangojs -l fr --ignore='.venv/*' --ignore='static/vendor/*' --ignore='var/*'
 	$(PY) manage.py compilemessages --ignore='.venv/*'
 
 clean-var:

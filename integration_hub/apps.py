@@ -15,6 +15,7 @@ class IntegrationHubConfig(AppConfig):
 
     def ready(self):
         from integration_hub import audit, signals  # noqa: F401  (registers the signal receivers)
+        from integration_hub.api import schema  # noqa: F401  (OpenAPI extensions)
 
         # Roles gain the permissions of models added by later migrations; runs after every app's
         # permissions exist (and after a test flush, which empties the groups table).

@@ -9,7 +9,9 @@ from integration_hub.context import current
 from integration_hub.models.audit import REDACTED, REDACTED_CHANGED, AuditAction, AuditedModel, AuditEntry
 
 
-def record(action: str, obj=None, *, before=None, after=None, message: str = "", user=None) -> AuditEntry:
+def record(
+    action: str, obj=None, *, before=None, after=None, message: str = "", user=None, object_repr: str = ""
+) -> AuditEntry:
     """Append one audit entry in the acting context (the current request, command or task)."""
     ctx = current()
     actor = user if user is not None else ctx.user
@@ -25,6 +27,7 @@ def record(action: str, obj=None, *, before=None, after=None, message: str = "",
         request_id=ctx.request_id if ctx.source != "system" else None,
         remote_addr=ctx.remote_addr,
         source=ctx.source,
+        object_repr=object_repr[:200],
     )
     if obj is not None:
         entry.content_type = ContentType.objects.get_for_model(obj)

@@ -7,10 +7,12 @@ API base viewset and the websocket consumer all ask here; nothing else decides.
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext_noop
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import get_objects_for_user
 
-ACTIONS = ("view", "add", "change", "delete")
+# Marked for the catalogue: messages translate the action verb (``_(action)`` in views.generic).
+ACTIONS = (gettext_noop("view"), gettext_noop("add"), gettext_noop("change"), gettext_noop("delete"))
 
 
 def permission_name(model, action: str) -> str:

@@ -131,13 +131,22 @@ def invite_user(
     user.set_unusable_password()
     user.save()
     user.groups.set(roles)
-    link = set_password_url(user, base_url)
     record(AuditAction.CREATE, user, after=_user_snapshot(user), message=_("Invited by e-mail"))
+    return user, send_invitation(user, base_url)
+
+
+def send_invitation(user, base_url: str) -> str:
+    """E-mail ``user`` a fresh set-password link (after commit) and return it.
+
+    Invited users have no usable password, so Django's "forgot password" form ignores them; an admin
+    resends the invitation instead.
+    """
+    link = set_password_url(user, base_url)
     body = render_to_string("users/invite_email.txt", {"user": user, "link": link})
     transaction.on_commit(
-        lambda: send_mail(_("Your Integration Hub account"), body, None, [email], fail_silently=False)
+        lambda: send_mail(_("Your Integration Hub account"), body, None, [user.email], fail_silently=False)
     )
-    return user, link
+    return link
 
 
 @transaction.atomic

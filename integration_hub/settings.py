@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from integration_hub.absolute_urls import user_url
 from integration_hub.env import get_bool, get_int, get_list, read_or_create_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -210,9 +211,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+ABSOLUTE_URL_OVERRIDES = {"auth.user": user_url}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Login attempts: after this many failures for one user name or one address within the window
+# (seconds), logins are refused until the window has passed.
+HUB_LOGIN_MAX_FAILURES = get_int("HUB_LOGIN_MAX_FAILURES", 10)
+HUB_LOGIN_FAILURE_WINDOW = get_int("HUB_LOGIN_FAILURE_WINDOW", 15 * 60)
 PASSWORD_RESET_TIMEOUT = get_int("HUB_PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600)
 SESSION_COOKIE_AGE = get_int("HUB_SESSION_AGE", 12 * 3600)
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -227,7 +233,7 @@ SESSION_COOKIE_SECURE = HUB_HTTPS
 CSRF_COOKIE_SECURE = HUB_HTTPS
 SECURE_HSTS_SECONDS = get_int("HUB_HSTS_SECONDS", 31536000) if HUB_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HUB_HTTPS
-SECURE_HSTS_PRELOAD = get_bool("HUB_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = get_bool("HUB_HSTS_PRELOAD", HUB_HTTPS)
 if get_bool("HUB_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -323,7 +329,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Integration Hub API",
-    "DESCRIPTION": (
+    "DESCRIPTION": _(
         "Every console capability as a JSON API. Authenticate with your browser session or with "
         "`Authorization: Token <key>` (create keys under *API tokens* in the user menu)."
     ),

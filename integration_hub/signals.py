@@ -24,7 +24,7 @@ def _logged_out(sender, request, user, **kwargs):
 def _login_failed(sender, credentials, request=None, **kwargs):
     # The attempted user name is kept (it is what an admin investigates); the password never is.
     username = str(credentials.get("username", ""))[:150]
-    record(AuditAction.LOGIN_FAILED, message=f"Failed login for user name {username!r}")
+    record(AuditAction.LOGIN_FAILED, object_repr=username, message=f"Failed login for user name {username!r}")
 
 
 @receiver(post_save)

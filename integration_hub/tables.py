@@ -3,6 +3,7 @@
 import django_tables2 as tables
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from integration_hub.models import AuditEntry
 
@@ -33,7 +34,9 @@ class AuditEntryTable(BaseTable):
     action = ChoiceBadgeColumn(verbose_name=_("Action"))
     content_type = tables.Column(verbose_name=_("Type"), default="—")
     object_repr = tables.Column(verbose_name=_("Object"), default="—")
-    summary = tables.Column(verbose_name=_("Change"), empty_values=(), orderable=False)
+    summary = tables.Column(
+        verbose_name=pgettext_lazy("audit column", "Change"), empty_values=(), orderable=False
+    )
     source = tables.Column(verbose_name=_("Source"))
 
     class Meta(BaseTable.Meta):

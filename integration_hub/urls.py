@@ -14,6 +14,9 @@ users_patterns = (
         path("<int:pk>/", users.UserView.as_view(), name="user"),
         path("<int:pk>/edit/", users.UserEditView.as_view(), name="user_edit"),
         path("<int:pk>/history/", users.UserHistoryView.as_view(), name="user_history"),
+        path(
+            "<int:pk>/resend-invitation/", users.ResendInvitationView.as_view(), name="user_resend_invitation"
+        ),
         path("roles/", users.RoleListView.as_view(), name="group_list"),
     ],
     "auth",

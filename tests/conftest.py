@@ -44,7 +44,41 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
         config = setup_databases(verbosity=0, interactive=False, aliases=set(settings.DATABASES))
     yield
     with django_db_blocker.unblock():
+        _close_stray_connections()
         teardown_databases(config, verbosity=0)
-    cache_dir = os.environ.get("HUB_CACHE_DIR")
-    if cache_dir and "cache-hubtest" in cache_dir:
-        shutil.rmtree(cache_dir, ignore_errors=True)
+    if os.environ.get("HUB_TEST_SUBPROCESS") != "1" and "/var/test/hubtest" in str(settings.DATA_DIR):
+        shutil.rmtree(settings.DATA_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def asgi_url(django_db_setup):
+    """A real uvicorn serving the console (HTTP + websockets) on the test databases, for the session."""
+    from tests.live import asgi_server
+
+    with asgi_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup):
+    """A real django-q2 worker cluster in its own process, for the session."""
+    from tests.live import worker_cluster
+
+    with worker_cluster() as proc:
+        yield proc
+
+
+def _close_stray_connections():
+    """Threads of asgiref's executor (websocket consumer tests) keep their own database connections,
+    which stop PostgreSQL from dropping the test database; end them first."""
+    from django.db import connections
+
+    for alias in connections:
+        conn = connections[alias]
+        if conn.vendor != "postgresql":
+            continue
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [conn.settings_dict["NAME"]],
+            )

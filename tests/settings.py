@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 _BASE = Path(__file__).resolve().parent.parent
-os.environ.setdefault("HUB_DATA_DIR", str(_BASE / "var" / "test"))
-# Queues, channel groups and cache keys of this test session, apart from any running console.
+# Queues, channel groups, cache keys and database files of this test session, apart from any running
+# console and from another test session running at the same time.
 os.environ.setdefault("HUB_NAMESPACE", f"hubtest{os.getpid()}")
-os.environ.setdefault("HUB_CACHE_DIR", str(_BASE / "var" / "test" / f"cache-{os.environ['HUB_NAMESPACE']}"))
+os.environ.setdefault("HUB_DATA_DIR", str(_BASE / "var" / "test" / os.environ["HUB_NAMESPACE"]))
 
 from integration_hub.settings import *  # noqa: E402,F403
 from integration_hub.settings import DATABASES, Q_CLUSTER  # noqa: E402

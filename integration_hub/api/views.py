@@ -1,5 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, viewsets
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -20,6 +22,7 @@ User = get_user_model()
 class APIRootView(APIView):
     """The endpoints of this API, and where its schema and interactive docs are."""
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, format=None):
         def url(name):
             return reverse(name, request=request, format=format)
@@ -102,7 +105,9 @@ class UserViewSet(BaseReadOnlyModelViewSet):
 
 
 class APITokenSerializer(serializers.ModelSerializer):
-    key = serializers.SerializerMethodField(help_text="Shown once, in the response that creates the token.")
+    key = serializers.SerializerMethodField(
+        help_text=gettext_lazy("Shown once, in the response that creates the token.")
+    )
 
     class Meta:
         model = APIToken

@@ -109,11 +109,11 @@ class AuditEntry(models.Model):
             raise ValidationError("Audit entries are append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise ValidationError("Audit entries are append-only.")
-
     def get_absolute_url(self):
         return reverse("integration_hub:auditentry", args=[self.pk])
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Audit entries are append-only.")
 
     @property
     def changes(self) -> list[tuple[str, object, object]]:

@@ -1,15 +1,43 @@
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integration_hub.audit import record
+from integration_hub.context import current
 from integration_hub.forms import ConsoleFormMixin
-from integration_hub.models import AuditAction
+from integration_hub.models import AuditAction, AuditEntry
 
 
 class LoginForm(ConsoleFormMixin, auth_forms.AuthenticationForm):
-    pass
+    """Django's login form, refusing to try once a user name or an address has failed too often."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        ctx = current()
+        since = timezone.now() - timedelta(seconds=settings.HUB_LOGIN_FAILURE_WINDOW)
+        failures = AuditEntry.objects.filter(action=AuditAction.LOGIN_FAILED, time__gte=since)
+        by_name = failures.filter(object_repr=username[:200]).count()
+        by_address = failures.filter(remote_addr=ctx.remote_addr).count() if ctx.remote_addr else 0
+        # An address may be shared (an office behind one NAT), so it gets a larger allowance.
+        if by_name >= settings.HUB_LOGIN_MAX_FAILURES or by_address >= 5 * settings.HUB_LOGIN_MAX_FAILURES:
+            record(
+                AuditAction.DENIED,
+                object_repr=username[:200],
+                message="Login refused: too many recent failures",
+            )
+            minutes = settings.HUB_LOGIN_FAILURE_WINDOW // 60
+            raise ValidationError(
+                _("Too many failed attempts. Wait %(minutes)s minutes and try again, or reset your password.")
+                % {"minutes": minutes},
+                code="throttled",
+            )
+        return super().clean()
 
 
 class PasswordChangeForm(ConsoleFormMixin, auth_forms.PasswordChangeForm):

@@ -198,6 +198,23 @@ class InviteView(View):
         return render(request, "users/invited.html", {"invited": user, "link": link})
 
 
+class ResendInvitationView(View):
+    """Send a new set-password link to a user who has not chosen a password yet."""
+
+    queryset = User.objects.all()
+
+    def post(self, request, pk):
+        if not request.user.has_perm("auth.change_user"):
+            generic.deny(request, _("You may not invite users."))
+        user = get_object_or_404(self.queryset, pk=pk)
+        if user.has_usable_password() or not user.is_active:
+            messages.error(request, _("%(name)s already has a password or is deactivated.") % {"name": user})
+            return HttpResponseRedirect(reverse("auth:user", args=[user.pk]))
+        link = services.send_invitation(user, request.build_absolute_uri("/"))
+        messages.success(request, _("Invitation sent again to %(email)s.") % {"email": user.email})
+        return render(request, "users/invited.html", {"invited": user, "link": link})
+
+
 class RoleListView(View):
     def get(self, request):
         if not request.user.has_perm("auth.view_group"):
