@@ -269,6 +269,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # The embedded default serves straight from the source folders; production runs collectstatic and
 # sets HUB_STATIC_MANIFEST=1 for hashed, compressed, cache-forever files.
 WHITENOISE_USE_FINDERS = not get_bool("HUB_STATIC_MANIFEST", False)
+WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS  # edited CSS/JS is served at once, not a stale length
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

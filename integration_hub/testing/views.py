@@ -66,6 +66,18 @@ class ViewTestCases:
             self.assertContains(response, str(granted))
             self.assertNotContains(response, str(other))
 
+        def test_export_link_on_the_page_downloads_csv(self):
+            import re
+            from html import unescape
+
+            obj = self.create_object()
+            self.add_permissions("view")
+            page = self.client.get(self.url("list"), {"per_page": 25}).content.decode()
+            href = unescape(re.search(r'href="([^"]*export=csv[^"]*)"[^>]*download', page).group(1))
+            response = self.client.get(self.url("list") + href if href.startswith("?") else href)
+            self.assertEqual(response["Content-Type"], "text/csv; charset=utf-8")
+            self.assertIn(str(obj), b"".join(response.streaming_content).decode())
+
         def test_export_csv_has_only_visible_objects(self):
             granted, other = self.create_object(), self.create_object()
             self.grant(granted, "view")
