@@ -1,7 +1,11 @@
 """Stands in for a worker process: publishes timestamped events through the hub's realtime module,
-or — for the hand-written baselines — straight into SQLite or Redis."""
+or — for the hand-written baselines — straight into SQLite or Redis.
+
+Events are spaced by a random interval so that they do not fall in step with a poller's period.
+"""
 
 import argparse
+import random
 import sqlite3
 import time
 
@@ -16,7 +20,7 @@ def hub(user_id: int, count: int, interval: float):
         realtime.send_now(
             realtime.user_group(user_id), "hub.ping", {"token": f"bench-{seq}", "t": time.time()}
         )
-        time.sleep(interval)
+        time.sleep(interval * (0.5 + random.random()))
 
 
 def raw_sqlite(path: str, count: int, interval: float):
@@ -24,7 +28,7 @@ def raw_sqlite(path: str, count: int, interval: float):
     db.execute("PRAGMA journal_mode=WAL")
     for seq in range(count):
         db.execute("INSERT INTO events (seq, t) VALUES (?, ?)", (seq, time.time()))
-        time.sleep(interval)
+        time.sleep(interval * (0.5 + random.random()))
 
 
 def raw_redis(url: str, channel: str, count: int, interval: float):
@@ -35,7 +39,7 @@ def raw_redis(url: str, channel: str, count: int, interval: float):
     client = redis.from_url(url)
     for seq in range(count):
         client.publish(channel, json.dumps({"seq": seq, "t": time.time()}))
-        time.sleep(interval)
+        time.sleep(interval * (0.5 + random.random()))
 
 
 if __name__ == "__main__":

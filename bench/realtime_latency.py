@@ -19,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import websockets
+
+from tests.live import asgi_server
 
 ROOT = Path(__file__).resolve().parent.parent
 POLL_INTERVAL = 0.05
@@ -45,14 +46,6 @@ def _python(args, env, **kw):
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True, **kw
     )
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _summary(samples: list[float]) -> dict:
@@ -83,35 +76,8 @@ def hub_latency(redis_url: str | None, count: int) -> dict:
             env,
         ).stdout.split()
         user_id, session = int(out[0]), out[1]
-        port = _free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "integration_hub.asgi:application",
-                "--port",
-                str(port),
-                "--lifespan",
-                "off",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(200):
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+        with asgi_server(env=env) as base:
             samples = asyncio.run(_receive(base, session, user_id, count, env))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
     return _summary(samples)
 
 

@@ -43,8 +43,11 @@ def _stop(proc: subprocess.Popen, timeout: float = 10) -> str:
 
 
 @contextmanager
-def asgi_server(timeout: float = 60):
-    """Start uvicorn on a free port; yields its base URL once /healthz answers."""
+def asgi_server(timeout: float = 60, env: dict | None = None):
+    """Start uvicorn on a free port; yields its base URL once /healthz answers.
+
+    ``env`` defaults to the test subprocess environment; the benchmarks pass their own.
+    """
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -62,7 +65,7 @@ def asgi_server(timeout: float = 60):
             "warning",
         ],
         cwd=ROOT,
-        env=subprocess_env(),
+        env=env or subprocess_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -4,7 +4,6 @@ import re
 
 import pytest
 from django.urls import reverse
-from django.utils import translation
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
@@ -111,11 +110,11 @@ def test_status_page_live_ping_is_answered_by_a_real_worker(admin_page, worker):
     round_trip_ms = int(box.get_attribute("data-round-trip-ms"))
     expect(box).to_contain_text(f"{round_trip_ms} ms")
 
+    # The figure counts from the click itself, the POST that queues the task included.
     probe = page.evaluate("window.__probe")
     click_to_answer_ms = round(probe["pingAt"] - probe["clickAt"])
-    print(
-        f"\nlive ping: page shows {round_trip_ms} ms; click -> worker answer in the page: {click_to_answer_ms} ms"
-    )
+    assert round_trip_ms >= click_to_answer_ms - 1, (round_trip_ms, click_to_answer_ms)
+    print(f"\nlive ping: click -> worker answer shown in the page: {round_trip_ms} ms")
 
 
 def test_api_docs_render_offline_under_the_csp(admin_page, watch):
@@ -240,24 +239,7 @@ def test_language_switch_reloads_the_page_in_french(admin_page):
 
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     expect(page).to_have_url(re.compile(r"/systems/$"))
-    with translation.override("fr"):
-        # French text where the catalogue has it (being added); the English source until then.
-        systems = translation.gettext("Systems")
-    expect(page.locator("#main-nav").get_by_role("link", name=systems)).to_be_visible()
-
-
-def test_live_ping_round_trip_is_counted_from_the_click(admin_page, worker):
-    page = admin_page
-    page.add_init_script(PING_PROBE)
-    page.goto(reverse("status"))
-    expect_live(page)
-
-    box = click_live_ping(page, worker)
-    expect(box).to_have_class(re.compile(r"\balert-success\b"))
-    shown_ms = int(box.get_attribute("data-round-trip-ms"))
-    probe = page.evaluate("window.__probe")
-    click_to_answer_ms = probe["pingAt"] - probe["clickAt"]
-    assert shown_ms >= click_to_answer_ms - 1, (shown_ms, click_to_answer_ms)
+    expect(page.locator("#main-nav").get_by_role("link", name="Systèmes")).to_be_visible()
 
 
 def test_live_ping_answer_arriving_before_the_swap_is_not_lost(admin_page, worker):
