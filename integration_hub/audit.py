@@ -2,6 +2,7 @@
 (logins, refused attempts, access grants)."""
 
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
@@ -14,7 +15,7 @@ def record(
 ) -> AuditEntry:
     """Append one audit entry in the acting context (the current request, command or task)."""
     ctx = current()
-    actor = user if user is not None else ctx.user
+    actor = user if user is not None else ctx.actor
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     entry = AuditEntry(
@@ -35,6 +36,24 @@ def record(
         entry.object_repr = str(obj)[:200]
     entry.save()
     return entry
+
+
+def visible_entries(queryset, user):
+    """The audit entries ``user`` may read in the audit log: sign-in and refusal events (about no
+    object), and changes to the kinds of objects they may view everywhere. Changes to one object are
+    also shown on that object's History tab to anyone who may view it."""
+    from integration_hub.permissions import has_global_permission
+
+    if not user.has_perm("integration_hub.view_auditentry"):
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    visible_types = [
+        ct.pk
+        for ct in ContentType.objects.all()
+        if ct.model_class() is not None and has_global_permission(user, ct.model_class(), "view")
+    ]
+    return queryset.filter(Q(content_type__isnull=True) | Q(content_type__in=visible_types))
 
 
 def _redact(instance: AuditedModel, before: dict | None, after: dict | None):

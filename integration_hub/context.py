@@ -16,6 +16,14 @@ class ActionContext:
     request_id: uuid.UUID = field(default_factory=uuid.uuid4)
     remote_addr: str | None = None
     source: str = "web"
+    # For web requests the user is read from the request when needed: an API token is only
+    # authenticated inside the view, after the middleware has set this context.
+    request: object | None = None
+
+    @property
+    def actor(self):
+        user = self.user if self.user is not None else getattr(self.request, "user", None)
+        return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
 _current: contextvars.ContextVar[ActionContext | None] = contextvars.ContextVar("hub_action", default=None)
@@ -27,10 +35,21 @@ def current() -> ActionContext:
 
 
 @contextmanager
-def acting_as(user=None, *, source: str, request_id: uuid.UUID | None = None, remote_addr: str | None = None):
+def acting_as(
+    user=None,
+    *,
+    source: str,
+    request_id: uuid.UUID | None = None,
+    remote_addr: str | None = None,
+    request=None,
+):
     token = _current.set(
         ActionContext(
-            user=user, request_id=request_id or uuid.uuid4(), remote_addr=remote_addr, source=source
+            user=user,
+            request_id=request_id or uuid.uuid4(),
+            remote_addr=remote_addr,
+            source=source,
+            request=request,
         )
     )
     try:

@@ -44,3 +44,10 @@ class ConsoleModelForm(ConsoleFormMixin, forms.ModelForm):
 
 class ConsoleForm(ConsoleFormMixin, forms.Form):
     pass
+
+
+def active_users():
+    """Users offered in owner/assignee pickers: active accounts only."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(is_active=True).order_by("username")

@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
 from rest_framework.renderers import TemplateHTMLRenderer
 from rest_framework.views import APIView
@@ -8,7 +9,12 @@ from integration_hub.context import acting_as
 
 
 def client_ip(request) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it.
+    """The client's address. Behind a trusted reverse proxy (``HUB_BEHIND_PROXY``), the address that
+    proxy appended to ``X-Forwarded-For`` (the last hop; earlier ones are client-controlled)."""
+    if settings.HUB_BEHIND_PROXY:
+        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+        if hops:
+            return hops[-1][:45]
     return request.META.get("REMOTE_ADDR") or None
 
 
@@ -25,8 +31,7 @@ class RequestContextMiddleware:
         except ValueError:
             request_id = uuid.uuid4()
         request.id = request_id
-        user = getattr(request, "user", None)
-        with acting_as(user, source="web", request_id=request_id, remote_addr=client_ip(request)):
+        with acting_as(source="web", request_id=request_id, remote_addr=client_ip(request), request=request):
             response = self.get_response(request)
         response["X-Request-ID"] = str(request_id)
         return response

@@ -58,3 +58,8 @@ def has_any_permission(user, model, action: str = "view") -> bool:
     return GroupObjectPermission.objects.filter(
         group__in=user.groups.all(), content_type=ct, permission__codename=codename
     ).exists()
+
+
+def can_manage_access(user) -> bool:
+    """May ``user`` grant and revoke object access (the Access tab)?"""
+    return bool(user.is_active and user.has_perm("integration_hub.manage_access"))

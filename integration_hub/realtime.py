@@ -24,6 +24,7 @@ EVENT_TYPES = {
     "object.changed",  # a configuration object was created, updated or deleted
     "access.changed",  # the user's roles or grants changed: the connection re-subscribes
     "hub.ping",  # the status page's worker → browser round trip
+    "session.ended",  # logged out or password changed: the connection closes
 }
 
 _live_models: list = []
@@ -50,6 +51,13 @@ def model_group(model) -> str:
 
 def user_group(user_or_pk) -> str:
     return f"user-{getattr(user_or_pk, 'pk', user_or_pk)}"
+
+
+def session_group(session_key: str) -> str:
+    """The connections of one browser session (the key itself never leaves the server)."""
+    import hashlib
+
+    return f"session-{hashlib.sha256(session_key.encode()).hexdigest()[:32]}"
 
 
 def send_now(group: str, type: str, payload: dict) -> None:

@@ -27,6 +27,9 @@ class ChoiceBadgeColumn(tables.Column):
         raw = getattr(record, bound_column.accessor.split(".")[-1], "")
         return format_html('<span class="badge badge-{}">{}</span>', raw, value)
 
+    def value(self, value):
+        return value  # the label, not the badge's HTML (CSV export)
+
 
 class AuditEntryTable(BaseTable):
     time = tables.DateTimeColumn(verbose_name=_("Time"), linkify=True, format="Y-m-d H:i:s")

@@ -4,6 +4,7 @@ import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth import get_user_model
 
 from integration_hub import realtime
 
@@ -41,9 +42,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "hub.pong", "payload": {}})
 
     async def refresh_groups(self):
-        user = self.scope["user"]
-        await database_sync_to_async(user.refresh_from_db)()
+        # A fresh user object: refresh_from_db() would keep Django's cached permissions, so a removed
+        # role would still let this connection into every object's group.
+        user = await database_sync_to_async(get_user_model()._default_manager.get)(pk=self.scope["user"].pk)
+        self.scope["user"] = user
         wanted = await database_sync_to_async(realtime.groups_for_user)(user)
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if session_key and user.is_active:
+            wanted.add(realtime.session_group(session_key))
         for group in self.groups_joined - wanted:
             await self.channel_layer.group_discard(group, self.channel_name)
         for group in wanted - self.groups_joined:
@@ -66,3 +72,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def access_changed(self, event):
         await self.refresh_groups()
         await self.forward(event)
+
+    async def session_ended(self, event):
+        """Logged out, or the password changed: this page's session is over."""
+        await self.forward(event)
+        await self.close(code=CLOSE_UNAUTHENTICATED)

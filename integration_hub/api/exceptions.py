@@ -1,3 +1,4 @@
+from django.contrib.auth import get_user
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -31,7 +32,10 @@ def exception_handler(exc, context):
     if action is not None:
         # request._user: reading request.user here would run authentication (and its error) again.
         user = getattr(request, "_user", None)
-        user = user if user is not None and user.is_authenticated else None
+        if user is None or not user.is_authenticated:
+            # A refused session write (CSRF) still names whose session was used.
+            user = get_user(request._request)
+        user = user if user.is_authenticated else None
         record(
             action,
             user=user,

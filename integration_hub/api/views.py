@@ -1,4 +1,5 @@
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -12,6 +13,7 @@ from rest_framework.views import APIView
 from integration_hub import services
 from integration_hub.api.serializers import BaseModelSerializer
 from integration_hub.api.viewsets import BaseReadOnlyModelViewSet
+from integration_hub.audit import visible_entries
 from integration_hub.filtersets import AuditEntryFilterSet
 from integration_hub.models import APIToken, AuditEntry
 from integration_hub.views.users import UserFilterSet
@@ -73,6 +75,9 @@ class AuditEntryViewSet(BaseReadOnlyModelViewSet):
     filterset_class = AuditEntryFilterSet
     ordering_fields = ("time",)
 
+    def get_queryset(self):
+        return visible_entries(super().get_queryset(), self.request.user)
+
 
 class UserSerializer(BaseModelSerializer):
     roles = serializers.SlugRelatedField(source="groups", many=True, read_only=True, slug_field="name")
@@ -116,6 +121,11 @@ class APITokenSerializer(serializers.ModelSerializer):
 
     def get_key(self, obj) -> str | None:
         return getattr(obj, "_new_key", None)
+
+    def validate_expires(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError(_("The expiry date must be in the future."))
+        return value
 
 
 class OwnTokensPermission(BasePermission):

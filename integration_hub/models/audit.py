@@ -48,6 +48,13 @@ class AuditedModel(models.Model):
             data[f.name] = _json_safe(value)
         return data
 
+    def display_snapshot(self) -> dict:
+        """The snapshot with secret fields masked, for pages that list every field."""
+        return {
+            k: (REDACTED if k in self.audit_redacted_fields and v else v)
+            for k, v in self.audit_snapshot().items()
+        }
+
 
 def _json_safe(value):
     if value is None or isinstance(value, bool | int | float | str):

@@ -24,9 +24,6 @@ class Role(Group):
         default_permissions = ()
         permissions = [("manage_access", _("Can grant and revoke access to objects"))]
 
-    def get_absolute_url(self):
-        return reverse("users:role", args=[self.pk])
-
 
 def _hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()

@@ -12,6 +12,7 @@ from django.views import View
 
 from integration_hub import services
 from integration_hub.forms import ConsoleForm
+from integration_hub.permissions import can_manage_access
 from integration_hub.views.generic import ObjectMixin, deny
 
 User = get_user_model()
@@ -45,7 +46,7 @@ class ObjectAccessView(ObjectMixin, View):
     template_name = "generic/object_access.html"
 
     def check(self):
-        if not self.request.user.has_perm("integration_hub.manage_access"):
+        if not can_manage_access(self.request.user):
             deny(self.request, _("You may not manage access."))
 
     def render_page(self, obj, form, status=200):

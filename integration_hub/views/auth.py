@@ -12,6 +12,7 @@ from integration_hub.audit import record
 from integration_hub.context import current
 from integration_hub.forms import ConsoleFormMixin
 from integration_hub.models import AuditAction, AuditEntry
+from integration_hub.signals import password_changed
 
 
 class LoginForm(ConsoleFormMixin, auth_forms.AuthenticationForm):
@@ -66,6 +67,11 @@ class LoginView(auth_views.LoginView):
 class PasswordChangeView(auth_views.PasswordChangeView):
     form_class = PasswordChangeForm
 
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        password_changed(form.user, "Password changed")
+        return response
+
 
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = PasswordResetForm
@@ -73,6 +79,11 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     form_class = SetPasswordForm
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        password_changed(form.user, "Password set from an e-mailed link")
+        return response
 
 
 def csrf_failure(request, reason=""):

@@ -21,7 +21,13 @@ from django_tables2 import RequestConfig
 
 from integration_hub.audit import record
 from integration_hub.models.audit import AuditAction, AuditEntry
-from integration_hub.permissions import can, has_any_permission, has_global_permission, restrict
+from integration_hub.permissions import (
+    can,
+    can_manage_access,
+    has_any_permission,
+    has_global_permission,
+    restrict,
+)
 from integration_hub.tables import AuditEntryTable
 
 PER_PAGE_CHOICES = (25, 50, 100, 250)
@@ -95,7 +101,7 @@ class ObjectMixin:
         if history:
             tabs.append({"name": "history", "label": _("History"), "url": history})
         access = reverse_or_none(viewname(self.model, "access"), obj.pk)
-        if access and user.has_perm("integration_hub.manage_access"):
+        if access and can_manage_access(user):
             tabs.append({"name": "access", "label": _("Access"), "url": access})
         return tabs
 
@@ -130,11 +136,15 @@ class ObjectListView(ObjectMixin, View):
     empty_message = ""  # what to do next when nothing exists yet
     default_per_page = 50
 
+    def get_queryset(self):
+        """The rows the user may see; override to narrow further."""
+        return restrict(self.queryset, self.request.user, "view")
+
     def get(self, request):
         model = self.model
         if not has_any_permission(request.user, model, "view"):
             deny(request, _("You have no access to %(name)s.") % {"name": model._meta.verbose_name_plural})
-        queryset = restrict(self.queryset, request.user, "view")
+        queryset = self.get_queryset()
         unfiltered_count = None
         filter_form = None
         if self.filterset is not None:
@@ -142,10 +152,11 @@ class ObjectListView(ObjectMixin, View):
             queryset = fs.qs if fs.is_valid() else queryset.none()
             filter_form = self.filterset_form(request.GET) if self.filterset_form else fs.form
             if any(v for k, v in request.GET.items() if k in fs.filters):
-                unfiltered_count = restrict(self.queryset, request.user, "view").count()
+                unfiltered_count = self.get_queryset().count()
 
         table = self.table(queryset, user=request.user)
         if request.GET.get("export") == "csv":
+            RequestConfig(request, paginate=False).configure(table)  # the sort the user chose applies
             return self.export_csv(table)
         per_page = _per_page(request, self.default_per_page)
         RequestConfig(request, paginate={"per_page": per_page}).configure(table)
@@ -249,7 +260,10 @@ class ObjectEditView(ObjectMixin, View):
 
     def get(self, request, **kwargs):
         obj = self.get_instance(kwargs)
-        initial = {k: v for k, v in request.GET.items() if k in self.form.base_fields}
+        # Prefill from the query string only when adding: a crafted link must not pre-edit an object.
+        initial = (
+            {k: v for k, v in request.GET.items() if k in self.form.base_fields} if obj.pk is None else {}
+        )
         return self.render_form(self.form(instance=obj, initial=initial, **self.get_form_kwargs()), obj)
 
     def post(self, request, **kwargs):

@@ -25,9 +25,14 @@ def readyz(request):
     """Database, task broker and channel layer all answer: 200, else 503 with the failing check."""
     checks = health.readiness()
     ok = all(c.ok for c in checks)
+    # Error texts can name hosts and database users: only logged-in staff get them (and /status/).
+    detailed = request.user.is_authenticated
     body = {
         "status": "ok" if ok else "unavailable",
-        "checks": {c.name: {"ok": c.ok, "detail": c.detail, "latency_ms": c.latency_ms} for c in checks},
+        "checks": {
+            c.name: {"ok": c.ok, "latency_ms": c.latency_ms, **({"detail": c.detail} if detailed else {})}
+            for c in checks
+        },
     }
     return JsonResponse(body, status=200 if ok else 503)
 
@@ -40,7 +45,7 @@ class StatusView(View):
         return render(
             request,
             "status.html",
-            {"checks": health.readiness(), "clusters": health.cluster_status(), "title": "status"},
+            {"checks": health.readiness(), "clusters": health.cluster_status()},
         )
 
 

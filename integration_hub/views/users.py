@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -19,10 +18,10 @@ from guardian.models import UserObjectPermission
 from integration_hub import services
 from integration_hub.filtersets import BaseFilterSet
 from integration_hub.forms import ConsoleForm, ConsoleModelForm
-from integration_hub.models import APIToken, AuditEntry
+from integration_hub.models import APIToken
 from integration_hub.permissions import has_global_permission
 from integration_hub.roles import ROLE_POLICIES
-from integration_hub.tables import AuditEntryTable, BaseTable
+from integration_hub.tables import BaseTable
 from integration_hub.views import generic
 
 User = get_user_model()
@@ -71,9 +70,8 @@ class UserListView(generic.ObjectListView):
     template_name = "users/user_list.html"
 
 
-class UserView(generic.ObjectView):
-    queryset = User.objects.prefetch_related("groups")
-    template_name = "users/user.html"
+class UserTabsMixin:
+    """User pages: details and history tabs (no access tab: grants are made on the objects)."""
 
     def object_tabs(self, obj):
         return [
@@ -81,30 +79,35 @@ class UserView(generic.ObjectView):
             {"name": "history", "label": _("History"), "url": reverse("auth:user_history", args=[obj.pk])},
         ]
 
+    def base_context(self, obj=None):
+        ctx = super().base_context(obj)
+        if obj is not None:
+            ctx.update(
+                can_change=has_global_permission(self.request.user, User, "change")
+                and services.can_manage_user(self.request.user, obj),
+                edit_url=reverse("auth:user_edit", args=[obj.pk]),
+                can_delete=False,
+                delete_url=None,
+            )
+        return ctx
+
+
+class UserView(UserTabsMixin, generic.ObjectView):
+    queryset = User.objects.prefetch_related("groups")
+    template_name = "users/user.html"
+
     def get_extra_context(self, obj):
         grants = (
             UserObjectPermission.objects.filter(user=obj)
             .select_related("content_type", "permission")
+            .prefetch_related("content_object")
             .order_by("content_type__model", "object_pk")
         )
-        return {
-            "grants": grants,
-            "token_count": APIToken.objects.filter(user=obj).count(),
-            "can_change": has_global_permission(self.request.user, User, "change"),
-            "edit_url": reverse("auth:user_edit", args=[obj.pk]),
-            "delete_url": None,
-            "can_delete": False,
-        }
+        return {"grants": grants, "token_count": APIToken.objects.filter(user=obj).count()}
 
 
-class UserHistoryView(UserView):
-    def get(self, request, **kwargs):
-        obj = self.get_object(**kwargs)
-        entries = AuditEntry.objects.for_object(obj).select_related("user", "content_type")
-        table = AuditEntryTable(entries, user=request.user, exclude=("content_type", "object_repr"))
-        tables.RequestConfig(request, paginate={"per_page": 50}).configure(table)
-        context = {**self.base_context(obj), "table": table, "active_tab": "history"}
-        return render(request, "generic/object_history.html", context)
+class UserHistoryView(UserTabsMixin, generic.ObjectHistoryView):
+    queryset = User.objects.all()
 
 
 class RolesField(forms.ModelMultipleChoiceField):
@@ -121,13 +124,19 @@ class UserForm(ConsoleModelForm):
         model = User
         fields = ("first_name", "last_name", "email", "is_active")
 
-    def __init__(self, *args, acting_user=None, **kwargs):
+    def __init__(self, *args, acting_user, **kwargs):
         super().__init__(*args, **kwargs)
         self.acting_user = acting_user
-        self.fields["roles"].queryset = Group.objects.order_by("name")
+        self.fields["roles"].queryset = services.assignable_roles(acting_user)
         self.fields["email"].required = True
         if self.instance.pk:
             self.fields["roles"].initial = list(self.instance.groups.values_list("pk", flat=True))
+
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        if User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
+            raise ValidationError(_("A user with that e-mail address already exists."))
+        return email
 
     def clean_is_active(self):
         active = self.cleaned_data["is_active"]
@@ -142,15 +151,28 @@ class UserEditView(generic.ObjectEditView):
     template_name = "generic/object_edit.html"
 
     def get_instance(self, kwargs):
-        return self.get_object(action="change", **kwargs)
+        target = self.get_object(action="change", **kwargs)
+        if not services.can_manage_user(self.request.user, target):
+            generic.deny(
+                self.request,
+                _(
+                    "This account can do more than you can; only someone with at least its rights may change it."
+                ),
+            )
+        return target
 
     def get_form_kwargs(self):
         return {"acting_user": self.request.user}
 
     def save_form(self, form):
         fields = {k: form.cleaned_data[k] for k in ("first_name", "last_name", "email", "is_active")}
-        services.update_user(form.instance, roles=form.cleaned_data["roles"], **fields)
-        return form.instance
+        # The form already wrote the new values onto form.instance: the service gets the stored row,
+        # so its audit entry and e-mail notice see the real before/after.
+        target = User.objects.get(pk=form.instance.pk)
+        # Roles the editor may not give are kept as they are, not silently removed.
+        kept = target.groups.exclude(pk__in=form.fields["roles"].queryset)
+        services.update_user(target, roles=[*form.cleaned_data["roles"], *kept], **fields)
+        return target
 
 
 class InviteForm(ConsoleForm):
@@ -160,9 +182,9 @@ class InviteForm(ConsoleForm):
     last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=150, required=False)
     roles = RolesField(queryset=Group.objects.none(), required=False, label=gettext_lazy("Roles"))
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, acting_user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["roles"].queryset = Group.objects.order_by("name")
+        self.fields["roles"].queryset = services.assignable_roles(acting_user)
         self.fields["username"].validators += User._meta.get_field("username").validators
 
     def clean_username(self):
@@ -187,10 +209,10 @@ class InviteView(View):
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request):
-        return render(request, self.template_name, {"form": InviteForm()})
+        return render(request, self.template_name, {"form": InviteForm(acting_user=request.user)})
 
     def post(self, request):
-        form = InviteForm(request.POST)
+        form = InviteForm(request.POST, acting_user=request.user)
         if not form.is_valid():
             return render(request, self.template_name, {"form": form}, status=400)
         user, link = services.invite_user(base_url=request.build_absolute_uri("/"), **form.cleaned_data)
@@ -207,10 +229,17 @@ class ResendInvitationView(View):
         if not request.user.has_perm("auth.change_user"):
             generic.deny(request, _("You may not invite users."))
         user = get_object_or_404(self.queryset, pk=pk)
+        if not services.can_manage_user(request.user, user):
+            generic.deny(
+                request,
+                _(
+                    "This account can do more than you can; only someone with at least its rights may change it."
+                ),
+            )
         if user.has_usable_password() or not user.is_active:
             messages.error(request, _("%(name)s already has a password or is deactivated.") % {"name": user})
             return HttpResponseRedirect(reverse("auth:user", args=[user.pk]))
-        link = services.send_invitation(user, request.build_absolute_uri("/"))
+        link = services.send_invitation(user, request.build_absolute_uri("/"), resend=True)
         messages.success(request, _("Invitation sent again to %(email)s.") % {"email": user.email})
         return render(request, "users/invited.html", {"invited": user, "link": link})
 
@@ -239,12 +268,6 @@ class TokenForm(ConsoleModelForm):
         model = APIToken
         fields = ("name", "write_enabled", "expires")
 
-    def clean_expires(self):
-        expires = self.cleaned_data.get("expires")
-        if expires is not None and expires <= timezone.now():
-            raise ValidationError(_("The expiry date must be in the future."))
-        return expires
-
 
 class TokenListView(View):
     def get(self, request):
@@ -256,7 +279,11 @@ class TokenListView(View):
         tokens = APIToken.objects.filter(user=request.user)
         if not form.is_valid():
             return render(request, "users/token_list.html", {"tokens": tokens, "form": form}, status=400)
-        token, key = services.create_api_token(request.user, **form.cleaned_data)
+        try:
+            token, key = services.create_api_token(request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return render(request, "users/token_list.html", {"tokens": tokens, "form": form}, status=400)
         return render(
             request,
             "users/token_list.html",

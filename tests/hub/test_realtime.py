@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
+from django.urls import reverse
 from django_q.tasks import async_task
 
 from integration_hub import realtime, services
@@ -152,3 +153,38 @@ def test_event_from_a_real_worker_process_reaches_a_websocket_client(asgi_url, w
     event = asyncio.run(scenario())
     assert event["payload"]["token"] == "tok-123"
     assert event["payload"]["worker_at"] >= event["payload"]["enqueued_at"]
+
+
+@pytest.mark.asyncio
+async def test_removing_a_role_stops_events_at_once():
+    viewer = await sync_to_async(UserFactory)(username="demoted", roles=[VIEWER])
+    system = await sync_to_async(SystemFactory)(name="Watched")
+    communicator, connected, _ = await connect(viewer)
+    assert connected
+    await communicator.receive_json_from(timeout=5)
+    await sync_to_async(services.update_user)(viewer, roles=[])
+    assert any(e["type"] == "access.changed" for e in await receive_types(communicator))
+    await sync_to_async(realtime.send_now)(
+        realtime.model_group(type(system)), "object.changed", {"pk": system.pk}
+    )
+    assert not [e for e in await receive_types(communicator) if e["type"] == "object.changed"]
+    await communicator.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_logging_out_closes_that_sessions_connections():
+    user = await sync_to_async(UserFactory)(username="leaving-now", roles=[VIEWER])
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    communicator = WebsocketCommunicator(
+        application, "/ws/live/", headers=[(b"origin", b"http://localhost"), (b"cookie", cookie.encode())]
+    )
+    connected, _ = await communicator.connect(timeout=10)
+    assert connected
+    await communicator.receive_json_from(timeout=5)
+    await sync_to_async(client.post)(reverse("logout"))
+    output = await communicator.receive_output(timeout=5)
+    while output["type"] != "websocket.close":
+        output = await communicator.receive_output(timeout=5)
+    assert output["code"] == 4401
