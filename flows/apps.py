@@ -7,7 +7,18 @@ class FlowsConfig(AppConfig):
     verbose_name = _("Systems and flows")
 
     def ready(self):
+        from importlib import import_module
+
+        from flows.connectors import CONNECTOR_MODULES
         from flows.models import System
         from integration_hub import realtime
 
+        for module in CONNECTOR_MODULES:
+            import_module(module)  # each registers its connector classes
         realtime.register_live_model(System)
+
+        from django.db.models.signals import post_migrate
+
+        from flows.schedules import ensure_schedules
+
+        post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="flows.ensure_schedules")

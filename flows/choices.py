@@ -16,3 +16,10 @@ class Criticality(models.TextChoices):
     HIGH = "high", _("High")
     NORMAL = "normal", _("Normal")
     LOW = "low", _("Low")
+
+
+class HealthStatus(models.TextChoices):
+    UNKNOWN = "unknown", _("Unknown")
+    UP = "up", _("Up")
+    DEGRADED = "degraded", _("Degraded")
+    DOWN = "down", _("Down")

@@ -12,4 +12,6 @@ urlpatterns = [
     path("systems/<int:pk>/delete/", views.SystemDeleteView.as_view(), name="system_delete"),
     path("systems/<int:pk>/history/", views.SystemHistoryView.as_view(), name="system_history"),
     path("systems/<int:pk>/access/", views.SystemAccessView.as_view(), name="system_access"),
+    path("systems/<int:pk>/check/", views.SystemCheckView.as_view(), name="system_check"),
+    path("systems/<int:pk>/discover/", views.SystemDiscoverView.as_view(), name="system_discover"),
 ]

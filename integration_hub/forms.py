@@ -24,10 +24,27 @@ class ConsoleFormMixin:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            widget = field.widget
-            css = next((c for t, c in _INPUT_CLASS.items() if isinstance(widget, t)), "form-control")
-            if css:
-                widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+            self.style_field(field)
+
+    @staticmethod
+    def style_field(field):
+        widget = field.widget
+        css = next((c for t, c in _INPUT_CLASS.items() if isinstance(widget, t)), "form-control")
+        if css and css not in widget.attrs.get("class", ""):
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+
+    def fieldsets(self):
+        """[(legend, [field names])] to render in groups; None renders the fields in order."""
+        return None
+
+    def grouped_fields(self):
+        groups = self.fieldsets()
+        if not groups:
+            return None
+        return [
+            (legend, [self[n] for n in names if n in self.fields and not self[n].is_hidden])
+            for legend, names in groups
+        ]
 
     def full_clean(self):
         super().full_clean()

@@ -39,6 +39,7 @@ ROLE_POLICIES: dict[str, dict] = {
             ("flows", "view"),
             ("monitoring", "*"),
             "flows.run_flow",
+            "flows.check_system",
             "integration_hub.view_auditentry",
             "django_q.view_task",
         ],

@@ -344,6 +344,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
+    "ENUM_NAME_OVERRIDES": {"HealthStatusEnum": "flows.choices.HealthStatus"},
 }
 
 # --- Logging ----------------------------------------------------------------------------------------
@@ -365,5 +366,9 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django-q": {"level": "WARNING"},
+        # httpx logs every URL in full at INFO, query-string secrets included; flows.http logs
+        # each request with secrets and personal values redacted instead.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

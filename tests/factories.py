@@ -27,6 +27,21 @@ class UserFactory(factory.django.DjangoModelFactory):
         self.save()
 
 
+REST_ENTITIES = [{"key": "items", "path": "/items", "pagination": {"type": "none"}}]
+
+
+def system_api_data(**overrides) -> dict:
+    """A valid body for POST /api/systems/ (a REST system pointing nowhere)."""
+    data = {
+        "name": "Main PIM",
+        "slug": "main-pim",
+        "role": "pim",
+        "connector": "rest",
+        "parameters": {"base_url": "http://127.0.0.1:9/api", "auth_type": "none", "entities": REST_ENTITIES},
+    }
+    return {**data, **overrides}
+
+
 class SystemFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = System
@@ -34,3 +49,7 @@ class SystemFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"System {n}")
     slug = factory.Sequence(lambda n: f"system-{n}")
     role = SystemRole.ECOMMERCE
+    connector = "rest"
+    parameters = factory.LazyFunction(
+        lambda: {"base_url": "http://127.0.0.1:9/api", "auth_type": "none", "entities": REST_ENTITIES}
+    )

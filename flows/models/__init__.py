@@ -1,3 +1,4 @@
-from flows.models.systems import System
+from flows.models.coordination import BudgetLease, BudgetState, SharedValue
+from flows.models.systems import System, SystemCheck
 
-__all__ = ["System"]
+__all__ = ["BudgetLease", "BudgetState", "SharedValue", "System", "SystemCheck"]

@@ -1,17 +1,22 @@
+import json
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from flows.choices import Criticality, SystemRole
+from flows.choices import Criticality, HealthStatus, SystemRole
+from integration_hub import crypto
 from integration_hub.models import AuditedModel
 
 
 class System(AuditedModel):
     """An information system the hub talks to: an ERP, a PIM, a CRM, a shop…
 
-    The connector, its parameters and secrets, the request budget and health arrive with the
-    connectors; this is the object every other part (flows, grants, dashboards) hangs from.
+    It names its connector (a key of the connector registry), the connector's parameters, and its
+    secrets, encrypted at rest with ``HUB_ENCRYPTION_KEYS`` and never rendered back. Its request budget
+    (rate and concurrency) is shared by every flow and every worker process that calls it.
     """
 
     name = models.CharField(_("name"), max_length=100, unique=True)
@@ -33,18 +38,138 @@ class System(AuditedModel):
     enabled = models.BooleanField(
         _("enabled"), default=True, help_text=_("A disabled system is never called by any flow.")
     )
+
+    connector = models.CharField(_("connector"), max_length=50, default="", blank=True)
+    parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+    secrets_encrypted = models.TextField(_("secrets"), blank=True, editable=False)
+    timeout = models.FloatField(
+        _("timeout (s)"),
+        default=30.0,
+        validators=[MinValueValidator(1), MaxValueValidator(600)],
+        help_text=_("How long to wait for one answer before counting it as failed."),
+    )
+    rate_limit = models.FloatField(
+        _("requests per second"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.01), MaxValueValidator(10000)],
+        help_text=_("For all flows and all workers together. Empty: no limit."),
+    )
+    max_concurrency = models.PositiveIntegerField(
+        _("requests in flight"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text=_(
+            "At most this many requests at the same time, all flows and workers together. Empty: no limit."
+        ),
+    )
+    verify_tls = models.BooleanField(
+        _("verify TLS certificates"),
+        default=True,
+        help_text=_("Turn off only for a test system with a self-signed certificate."),
+    )
+
+    health_status = models.CharField(
+        _("health"), max_length=10, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN, editable=False
+    )
+    last_check_at = models.DateTimeField(_("last check"), null=True, blank=True, editable=False)
+    last_latency_ms = models.FloatField(_("latency (ms)"), null=True, blank=True, editable=False)
+    health_message = models.CharField(_("health message"), max_length=500, blank=True, editable=False)
+    discovered = models.JSONField(_("discovered entities"), default=list, blank=True, editable=False)
+    discovered_at = models.DateTimeField(_("discovered"), null=True, blank=True, editable=False)
+
     created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(_("updated"), auto_now=True)
 
-    audit_excluded_fields = ("created", "updated")
+    audit_redacted_fields = ("secrets_encrypted",)
+    # Health and discovery are observations, not configuration: they change without an audit entry.
+    audit_excluded_fields = (
+        "created",
+        "updated",
+        "health_status",
+        "last_check_at",
+        "last_latency_ms",
+        "health_message",
+        "discovered",
+        "discovered_at",
+    )
 
     class Meta:
         verbose_name = _("system")
         verbose_name_plural = _("systems")
         ordering = ["name"]
+        permissions = [("check_system", _("Can test a system's connection and discover its data"))]
 
     def __str__(self):
         return self.name
 
     def get_absolute_url(self):
         return reverse("flows:system", args=[self.pk])
+
+    # --- secrets ---------------------------------------------------------------------------------
+
+    @property
+    def secrets(self) -> dict:
+        """The decrypted secrets. Never render, log or serialise this."""
+        if not self.secrets_encrypted:
+            return {}
+        return json.loads(crypto.decrypt(self.secrets_encrypted))
+
+    @secrets.setter
+    def secrets(self, value: dict) -> None:
+        clean = {k: v for k, v in (value or {}).items() if v not in (None, "")}
+        self.secrets_encrypted = crypto.encrypt(json.dumps(clean, sort_keys=True)) if clean else ""
+
+    @property
+    def secret_names(self) -> list[str]:
+        """Which secrets have a value (safe to show: names only)."""
+        return sorted(self.secrets)
+
+    # --- connector -------------------------------------------------------------------------------
+
+    @property
+    def connector_class(self):
+        from flows.connectors.registry import get_connector_class
+
+        return get_connector_class(self.connector)
+
+    def connection_settings(self):
+        from flows.connectors.base import ConnectionSettings
+
+        return ConnectionSettings(
+            system_id=self.pk,
+            name=self.name,
+            params=dict(self.parameters or {}),
+            secrets=self.secrets,
+            timeout=self.timeout,
+            rate_limit=self.rate_limit,
+            max_concurrency=self.max_concurrency,
+            verify_tls=self.verify_tls,
+        )
+
+    def get_connector(self):
+        """A connector instance for this system (close it when done)."""
+        return self.connector_class(self.connection_settings())
+
+
+class SystemCheck(models.Model):
+    """One connection test of a system: the health history behind its chart."""
+
+    system = models.ForeignKey(System, on_delete=models.CASCADE, related_name="checks")
+    time = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    status = models.CharField(_("health"), max_length=10, choices=HealthStatus.choices)
+    latency_ms = models.FloatField(_("latency (ms)"), null=True, blank=True)
+    kind = models.CharField(_("failure"), max_length=20, blank=True)
+    message = models.CharField(_("message"), max_length=500, blank=True)
+    trigger = models.CharField(_("trigger"), max_length=20, default="manual")
+
+    class Meta:
+        verbose_name = _("connection check")
+        verbose_name_plural = _("connection checks")
+        ordering = ["-time"]
+        indexes = [models.Index(fields=["system", "-time"])]
+        default_permissions = ("view",)
+
+    def __str__(self):
+        return f"{self.system} {self.get_status_display()} {self.time:%Y-%m-%d %H:%M}"

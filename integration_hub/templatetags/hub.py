@@ -33,3 +33,11 @@ def yesno_icon(value):
         '<i class="bi bi-x-circle text-secondary" aria-hidden="true"></i><span class="visually-hidden">{}</span>',
         _("no"),
     )
+
+
+@register.filter
+def json_pretty(value):
+    """Indented JSON for showing a record (escaped by the template like any text)."""
+    import json
+
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)

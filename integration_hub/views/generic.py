@@ -241,6 +241,9 @@ class ObjectEditView(ObjectMixin, View):
     def get_form_kwargs(self) -> dict:
         return {}
 
+    def get_extra_context(self) -> dict:
+        return {}
+
     def save_form(self, form):
         """Persist the form; override to call a service instead."""
         return form.save()
@@ -251,6 +254,7 @@ class ObjectEditView(ObjectMixin, View):
             "form": form,
             "object": obj,
             "is_new": obj.pk is None,
+            **self.get_extra_context(),
             "return_url": safe_return_url(
                 self.request,
                 obj.get_absolute_url() if obj.pk else (reverse_or_none(viewname(self.model, "list")) or "/"),
@@ -269,6 +273,11 @@ class ObjectEditView(ObjectMixin, View):
     def post(self, request, **kwargs):
         obj = self.get_instance(kwargs)
         is_new = obj.pk is None
+        if request.POST.get("_refresh"):
+            # A field that shapes the form changed (a system's connector): show the new form with what
+            # was typed so far, without validating or saving anything.
+            initial = {k: v for k, v in request.POST.items() if not k.startswith(("csrf", "_"))}
+            return self.render_form(self.form(instance=obj, initial=initial, **self.get_form_kwargs()), obj)
         form = self.form(request.POST, request.FILES or None, instance=obj, **self.get_form_kwargs())
         if not form.is_valid():
             messages.error(request, _("Nothing was saved: please correct the fields marked below."))

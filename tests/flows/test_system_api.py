@@ -1,13 +1,13 @@
 from flows.models import System
 from integration_hub.testing.api import APIViewTestCases
-from tests.factories import SystemFactory
+from tests.factories import SystemFactory, system_api_data
 
 
 class SystemAPITest(APIViewTestCases.APIViewTestCase):
     model = System
     basename = "flows-api:system"
-    create_data = {"name": "Main PIM", "slug": "main-pim", "role": "pim"}
-    invalid_create_data = {"name": "", "slug": "bad slug", "role": "mainframe"}
+    create_data = system_api_data()
+    invalid_create_data = system_api_data(name="", slug="bad slug", role="mainframe")
     update_data = {"criticality": "critical"}
 
     def create_object(self, **overrides):

@@ -5,19 +5,35 @@ from tests.factories import SystemFactory
 
 class SystemViewTest(ViewTestCases.PrimaryObjectViewTestCase):
     model = System
+    connection = {
+        "connector": "rest",
+        "timeout": "30",
+        "verify_tls": "on",
+        "param_base_url": "http://127.0.0.1:9/api",
+        "param_auth_type": "none",
+        "param_entities": '[{"key": "items", "path": "/items"}]',
+    }
     form_data = {
         "name": "Main shop",
         "slug": "main-shop",
         "role": "ecommerce",
         "criticality": "high",
         "enabled": "on",
+        **connection,
     }
-    invalid_form_data = {"name": "", "slug": "not a slug!", "role": "mainframe", "criticality": "normal"}
+    invalid_form_data = {
+        "name": "",
+        "slug": "not a slug!",
+        "role": "mainframe",
+        "criticality": "normal",
+        **connection,
+    }
     edit_data = {
         "name": "Renamed shop",
         "slug": "renamed-shop",
         "role": "ecommerce",
         "criticality": "critical",
+        **connection,
     }
 
     def create_object(self, **overrides):

@@ -11,7 +11,7 @@ from flows.models import System
 from integration_hub import services
 from integration_hub.models import APIToken, AuditAction, AuditEntry
 from integration_hub.roles import INTEGRATION_ADMIN, VIEWER
-from tests.factories import SystemFactory, UserFactory
+from tests.factories import SystemFactory, UserFactory, system_api_data
 
 pytestmark = pytest.mark.django_db
 
@@ -72,13 +72,13 @@ def test_read_only_token_cannot_write_even_for_an_admin():
     admin = UserFactory(roles=[INTEGRATION_ADMIN])
     _token, key = services.create_api_token(admin, name="ro")
     response = token_client(key).post(
-        reverse("flows-api:system-list"), {"name": "X", "slug": "x"}, format="json"
+        reverse("flows-api:system-list"), system_api_data(name="X", slug="x"), format="json"
     )
     assert response.status_code == 403
     assert not System.objects.exists()
     _token, key = services.create_api_token(admin, name="rw", write_enabled=True)
     response = token_client(key).post(
-        reverse("flows-api:system-list"), {"name": "X", "slug": "x"}, format="json"
+        reverse("flows-api:system-list"), system_api_data(name="X", slug="x"), format="json"
     )
     assert response.status_code == 201
 
@@ -95,7 +95,9 @@ def test_session_write_without_csrf_is_refused():
     admin = UserFactory(roles=[INTEGRATION_ADMIN])
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(admin)
-    response = client.post(reverse("flows-api:system-list"), {"name": "X", "slug": "x"}, format="json")
+    response = client.post(
+        reverse("flows-api:system-list"), system_api_data(name="X", slug="x"), format="json"
+    )
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
     assert not System.objects.exists()

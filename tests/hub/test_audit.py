@@ -1,5 +1,7 @@
 """The append-only audit log: every configuration change with its diff, who, when and the request id."""
 
+import json
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
@@ -22,15 +24,29 @@ def test_edit_through_the_console_records_who_what_and_the_diff():
     client.force_login(admin)
     response = client.post(
         reverse("flows:system_edit", args=[system.pk]),
-        {"name": "Shop FR", "slug": "shop", "role": "ecommerce", "criticality": "high"},
+        {
+            "name": "Shop FR",
+            "slug": "shop",
+            "role": "ecommerce",
+            "criticality": "high",
+            "connector": "rest",
+            "timeout": "30",
+            "verify_tls": "on",
+            "param_base_url": system.parameters["base_url"],
+            "param_auth_type": "bearer",
+            "param_entities": json.dumps(system.parameters["entities"]),
+            "secret_token": "s3cr3t-token-value",
+        },
     )
     entry = AuditEntry.objects.for_object(system).get(action=AuditAction.UPDATE)
     assert entry.user == admin and entry.user_name == "admin"
-    assert {k: (a, b) for k, a, b in entry.changes} == {
-        "name": ("Shop", "Shop FR"),
-        "criticality": ("normal", "high"),
-        "enabled": (True, False),
-    }
+    changes = {k: (a, b) for k, a, b in entry.changes}
+    assert changes["name"] == ("Shop", "Shop FR")
+    assert changes["criticality"] == ("normal", "high")
+    assert changes["enabled"] == (True, False)
+    assert changes["secrets_encrypted"] == ("", "[redacted, changed]")
+    assert changes["parameters"][1]["auth_type"] == "bearer"
+    assert "s3cr3t-token-value" not in json.dumps([entry.before, entry.after, entry.message])
     assert str(entry.request_id) == response["X-Request-ID"]
     assert entry.remote_addr == "127.0.0.1"
 

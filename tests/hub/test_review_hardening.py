@@ -13,7 +13,7 @@ from integration_hub import services
 from integration_hub.middleware import client_ip
 from integration_hub.models import AuditAction, AuditEntry
 from integration_hub.roles import DPO, INTEGRATION_ADMIN, SUPPORT, VIEWER
-from tests.factories import SystemFactory, UserFactory
+from tests.factories import SystemFactory, UserFactory, system_api_data
 
 pytestmark = pytest.mark.django_db
 
@@ -135,7 +135,9 @@ def test_token_api_writes_are_attributed_to_the_token_owner():
     _token, key = services.create_api_token(admin, name="rw", write_enabled=True)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    created = client.post(reverse("flows-api:system-list"), {"name": "Tok", "slug": "tok"}, format="json")
+    created = client.post(
+        reverse("flows-api:system-list"), system_api_data(name="Tok", slug="tok"), format="json"
+    )
     assert created.status_code == 201
     entry = AuditEntry.objects.get(action=AuditAction.CREATE, object_repr="Tok")
     assert entry.user == admin and entry.user_name == "scripter"

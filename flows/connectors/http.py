@@ -1,0 +1,320 @@
+"""The one HTTP client factory every connector uses.
+
+``HubClient`` wraps an ``httpx.Client`` with: timeouts, TLS verification on, the outbound allow-list,
+the system's request budget (shared by every process through ``flows.coordination``), retries with
+exponential backoff and jitter on connection errors and 502/503/504, ``Retry-After`` honoured on 429
+and 503, a request id on every call, request logging with secrets and personal values redacted, and
+the mapping of HTTP failures onto the connector error taxonomy.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import re
+import ssl
+import time
+import uuid
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+from django.utils.translation import gettext as _
+
+from flows.connectors.base import CheckResult, ConnectionSettings
+from flows.connectors.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    NotFound,
+    RateLimited,
+    RecordError,
+    TransientError,
+)
+from flows.coordination import Budget
+from integration_hub.outbound import url_allowed
+
+logger = logging.getLogger("flows.http")
+
+RETRY_STATUSES = {502, 503, 504}
+MAX_RETRY_AFTER = 120.0
+USER_AGENT = "IntegrationHub/0.1 (+https://github.com/integration-hub)"
+_SENSITIVE_QUERY = re.compile(r"key|token|secret|password|passwd|signature|sig|auth|session", re.I)
+_EMAIL = re.compile(r"[^@\s/&=?]+@[^@\s/&=?]+")
+
+
+def redact_url(url: str) -> str:
+    """The URL with secret-looking query values and e-mail addresses masked, for logs."""
+    parts = urlsplit(url)
+    query = [
+        (k, "***" if _SENSITIVE_QUERY.search(k) else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    masked = urlunsplit((parts.scheme, parts.netloc.split("@")[-1], parts.path, urlencode(query), ""))
+    return _EMAIL.sub("***@***", masked)
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """``Retry-After`` as seconds (delta or HTTP date), capped; None when absent or unreadable."""
+    raw = response.headers.get("Retry-After")
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+
+
+def remote_message(response: httpx.Response) -> str:
+    """The remote's own error message, found in the usual places of a JSON error body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300].strip()
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error", "detail", "title"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value[:500]
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return value["message"][:500]
+    return json.dumps(body)[:300]
+
+
+class HubClient:
+    """HTTP for one system. Use as a context manager or call ``close()``."""
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        base_url: str,
+        headers: dict | None = None,
+        auth: httpx.Auth | None = None,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        if not base_url or urlsplit(base_url).scheme not in ("http", "https"):
+            raise ConfigError(_("The base URL must start with http:// or https://."), reason="config")
+        self.settings = settings
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.budget = Budget(
+            settings.system_id or 0, settings.rate_limit, settings.max_concurrency, settings.timeout
+        )
+        timeout = httpx.Timeout(settings.timeout, connect=min(10.0, settings.timeout))
+        self._client = httpx.Client(
+            base_url=base_url,
+            timeout=timeout,
+            verify=settings.verify_tls,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
+            auth=auth,
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self._client.close()
+
+    def _sleep_before_retry(self, attempt: int, floor: float | None = None) -> None:
+        delay = min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311
+        time.sleep(max(delay, floor or 0.0))
+
+    def request(self, method: str, url: str, **kwargs) -> httpx.Response:
+        """Send one request with the budget, retries and error mapping. Returns responses < 400 and the
+        4xx the caller must interpret (404 and record-level errors); raises for the rest."""
+        params = kwargs.pop("params", None)
+        if params:
+            # Merge into the URL's own query: httpx would replace it (a next-page URL keeps its paging).
+            url = str(httpx.URL(url).copy_merge_params({k: v for k, v in params.items() if v is not None}))
+        full_url = str(self._client.build_request(method, url).url)
+        if not url_allowed(full_url):
+            raise ConfigError(
+                _("Connections to %(host)s are not allowed (HUB_OUTBOUND_ALLOWED_HOSTS).")
+                % {"host": urlsplit(full_url).hostname},
+                reason="config",
+            )
+        last_error: ConnectorError | None = None
+        extra_headers = kwargs.pop("headers", None) or {}
+        for attempt in range(self.max_retries + 1):
+            request_id = uuid.uuid4().hex[:16]
+            headers = {**extra_headers, "X-Request-ID": request_id}
+            start = time.perf_counter()
+            try:
+                with self.budget.slot():
+                    response = self._client.request(method, url, headers=headers, **kwargs)
+            except httpx.TimeoutException as exc:
+                last_error = TransientError(
+                    _("No answer within %(s)s s.") % {"s": f"{self.settings.timeout:g}"},
+                    reason="timeout",
+                    detail=str(exc),
+                )
+            except httpx.TransportError as exc:
+                last_error = _transport_error(exc)
+                if last_error.reason in ("dns", "tls"):
+                    raise last_error from exc  # retrying will not fix a wrong host name or certificate
+            else:
+                elapsed = (time.perf_counter() - start) * 1000
+                logger.info(
+                    "%s %s -> %s in %.0f ms (%s bytes) [%s]",
+                    method,
+                    redact_url(full_url),
+                    response.status_code,
+                    elapsed,
+                    len(response.content),
+                    request_id,
+                    extra={"system_id": self.settings.system_id},
+                )
+                status = response.status_code
+                if status == 429 or (status == 503 and "Retry-After" in response.headers):
+                    wait = retry_after_seconds(response)
+                    last_error = RateLimited(
+                        _("The system asked to slow down (HTTP %(status)s).") % {"status": status},
+                        status=status,
+                        retry_after=wait,
+                        reason="rate_limited",
+                        detail=remote_message(response),
+                    )
+                    if attempt < self.max_retries:
+                        self._sleep_before_retry(attempt, floor=wait)
+                        continue
+                    raise last_error
+                if status in RETRY_STATUSES:
+                    last_error = TransientError(
+                        _("The system is unavailable (HTTP %(status)s).") % {"status": status},
+                        status=status,
+                        reason="http",
+                        detail=remote_message(response),
+                    )
+                elif status == 401:
+                    raise AuthError(
+                        _("The credentials were refused (HTTP 401)."),
+                        status=401,
+                        reason="auth",
+                        detail=remote_message(response),
+                    )
+                elif status == 403:
+                    raise AuthError(
+                        _("The credentials are valid but not allowed to do this (HTTP 403)."),
+                        status=403,
+                        reason="forbidden",
+                        detail=remote_message(response),
+                    )
+                elif status >= 500:
+                    raise TransientError(
+                        _("The system failed (HTTP %(status)s).") % {"status": status},
+                        status=status,
+                        reason="http",
+                        detail=remote_message(response),
+                    )
+                else:
+                    return response
+            if attempt < self.max_retries:
+                self._sleep_before_retry(attempt)
+        raise last_error
+
+    def json(self, method: str, url: str, *, record_errors: bool = True, **kwargs):
+        """Send and decode a JSON answer; 404 → ``NotFound``, other 4xx → ``RecordError``."""
+        response = self.request(method, url, **kwargs)
+        if response.status_code == 404:
+            raise NotFound(
+                _("Not found: %(url)s") % {"url": redact_url(str(response.url))},
+                status=404,
+                detail=remote_message(response),
+            )
+        if response.status_code >= 400:
+            cls = RecordError if record_errors else ConfigError
+            raise cls(
+                remote_message(response)
+                or _("Rejected (HTTP %(status)s).") % {"status": response.status_code},
+                status=response.status_code,
+                remote=_safe_json(response),
+            )
+        return decode_json(response)
+
+
+def decode_json(response: httpx.Response):
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise TransientError(
+            _("The system sent a response that is not valid JSON."),
+            status=response.status_code,
+            reason="malformed",
+            detail=response.text[:200],
+        ) from exc
+
+
+def _safe_json(response: httpx.Response):
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:1000]
+
+
+def _transport_error(exc: httpx.TransportError) -> TransientError:
+    text = f"{exc} {exc.__cause__ or ''}"
+    lowered = text.lower()
+    if isinstance(exc, httpx.ConnectError) and any(
+        s in lowered
+        for s in (
+            "name or service not known",
+            "nodename nor servname",
+            "name resolution",
+            "no address associated",
+            "getaddrinfo",
+        )
+    ):
+        return TransientError(
+            _("The host name could not be found (DNS). Check the URL."), reason="dns", detail=text[:300]
+        )
+    if isinstance(exc.__cause__, ssl.SSLError) or "certificate" in lowered or "ssl" in lowered:
+        return TransientError(
+            _("The TLS certificate was not accepted: %(detail)s") % {"detail": text[:200]},
+            reason="tls",
+            detail=text[:300],
+        )
+    if "refused" in lowered:
+        return TransientError(
+            _(
+                "Nothing answers at this address and port (connection refused). Is the service running and the port right?"
+            ),
+            reason="refused",
+            detail=text[:300],
+        )
+    return TransientError(
+        _("The connection failed: %(detail)s") % {"detail": text[:200]}, reason="network", detail=text[:300]
+    )
+
+
+def explain(exc: BaseException, latency_ms: float | None = None) -> CheckResult:
+    """A failed connection test in plain words, from any exception a connector raised."""
+    latency = round(latency_ms, 1) if latency_ms is not None else None
+    if isinstance(exc, ConnectorError):
+        kind = exc.reason or exc.kind
+        message = exc.message
+        if exc.detail and exc.detail not in message:
+            message = f"{message} — {exc.detail[:200]}"
+        return CheckResult(ok=False, latency_ms=latency, message=message, kind=kind, detail=exc.detail)
+    if isinstance(exc, TimeoutError):
+        return CheckResult(ok=False, latency_ms=latency, message=str(exc), kind="timeout")
+    return CheckResult(
+        ok=False, latency_ms=latency, message=f"{type(exc).__name__}: {exc}"[:300], kind="error"
+    )

@@ -1,0 +1,933 @@
+"""CRM stand-in: the shape of the HubSpot CRM v3 contacts API.
+
+- Private-app token: ``Authorization: Bearer <token>`` (401 ``INVALID_AUTHENTICATION`` otherwise).
+- ``GET /crm/v3/objects/contacts?limit=&after=&properties=&archived=`` → ``{results, paging}``
+  (ordered by id; ``after`` is an opaque cursor; ``limit`` at most 100).
+- ``POST /crm/v3/objects/contacts`` (create; 409 ``CONFLICT`` when the email exists).
+- ``POST /crm/v3/objects/contacts/search``: ``filterGroups`` (groups ORed, filters ANDed;
+  ``EQ NEQ LT LTE GT GTE BETWEEN IN NOT_IN HAS_PROPERTY NOT_HAS_PROPERTY CONTAINS_TOKEN``;
+  dates such as ``lastmodifieddate`` as epoch milliseconds), ``sorts``, ``properties``,
+  ``limit`` (≤ 200), ``after``; no more than 10,000 results can be paged through (400 beyond).
+- ``GET/PATCH/DELETE /crm/v3/objects/contacts/{id}`` (``?idProperty=email`` too); DELETE
+  archives (204).
+- ``POST /crm/v3/objects/contacts/batch/upsert|read|create|update|archive`` (≤ 100 inputs):
+  200 ``{"status": "COMPLETE", "results"}``, 207 with ``errors`` and ``numErrors`` when some
+  inputs failed.
+- ``POST /crm/v3/objects/contacts/gdpr-delete`` ``{"objectId", "idProperty"}`` → 204: the
+  contact is gone for good and its email joins the GDPR blocklist. HubSpot's knowledge base
+  (2025) says such an email cannot be added back through the UI or imports but can through the
+  API: so by default the API re-creates it as a new contact (new id); ``block_gdpr_recreate=True``
+  refuses it (400 ``VALIDATION_ERROR``) for tests of the stricter reading. An unknown email is
+  blocklisted all the same (as HubSpot documents).
+- Every answer carries ``X-HubSpot-RateLimit-*`` headers (10-second window of 190 requests,
+  secondly 19; not enforced unless ``enforce_rate_limit=True``, then 429 ``RATE_LIMIT``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .common import SandboxApp, base_url, dumps, sandbox_of
+from .credentials import CrmCredentials
+from .faults import FaultConfig
+from .seed import dataset, load
+from .store import Store
+
+PROPERTIES = {
+    "email", "firstname", "lastname", "phone", "mobilephone", "address", "city", "zip", "country", "state",
+    "date_of_birth", "company", "jobtitle", "website", "lifecyclestage", "hs_language", "hs_lead_status",
+}  # fmt: skip
+READONLY = {"hs_object_id", "createdate", "lastmodifieddate"}
+DEFAULT_PROPERTIES = ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname")
+LIFECYCLE = {
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
+}
+LIST_MAX = 100
+SEARCH_MAX = 200
+SEARCH_CAP = 10000
+BATCH_MAX = 100
+FIRST_ID = 1001
+WINDOW_MS = 10000
+WINDOW_MAX = 190
+SECONDLY = 19
+DAILY = 250000
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+def iso(stamp: str) -> str:
+    """Store stamp → HubSpot's ``2025-05-27T05:03:44.123Z`` (milliseconds)."""
+    return f"{stamp[:23]}Z"
+
+
+def epoch_ms(stamp: str) -> int:
+    moment = datetime.strptime(stamp[:26], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _iso_dt(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class HubSpotError(Exception):
+    def __init__(self, status: int, message: str, category: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.message, self.category, self.extra = status, message, category, extra
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "status": "error",
+            "message": self.message,
+            "correlationId": str(uuid.uuid4()),
+            "category": self.category,
+            **self.extra,
+        }
+
+
+def error_body(status: int, message: str) -> tuple[bytes, str]:
+    category = "RATE_LIMITS" if status == 429 else "INTERNAL_ERROR"
+    body: dict[str, Any] = {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+    }
+    if status == 429:
+        body = {
+            "status": "error",
+            "message": "You have reached your secondly limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": body["correlationId"],
+            "policyName": "SECONDLY",
+        }
+    return dumps(body), "application/json;charset=utf-8"
+
+
+# -- seed --------------------------------------------------------------------------------------
+def seed_crm(store: Store, seed: int) -> None:
+    data = dataset(seed)
+    buyers = {o["customer"] for o in data.orders}
+    records: list[tuple[str, Any, dict[str, Any], datetime]] = []
+    for n, index in enumerate(data.crm_customers):
+        c = data.customers[index]
+        cid = FIRST_ID + n
+        props = {
+            "email": c["email"],
+            "firstname": c["firstname"],
+            "lastname": c["lastname"],
+            "phone": c["phone"],
+            "address": c["street"],
+            "city": c["city"],
+            "zip": c["postcode"],
+            "country": "France" if c["country"] == "FR" else "United Kingdom",
+            "date_of_birth": c["birthdate"],
+            "lifecyclestage": "customer" if index in buyers else "lead",
+            "hs_language": "fr" if c["country"] == "FR" else "en",
+        }
+        doc = {"id": cid, "properties": props, "createdAt": _iso_dt(c["created"]), "archived": False}
+        records.append(("contact", cid, doc, c["updated"]))
+        records.append(("contact_email", c["email"].lower(), {"id": cid}, c["updated"]))
+    load(store, records)
+    store.set_meta("seq:contact", FIRST_ID + len(data.crm_customers) - 1)
+
+
+def _next_id(store: Store) -> int:
+    current = max(int(store.get_meta("seq:contact", FIRST_ID - 1) or 0), int(store.max_id("contact") or 0))
+    store.set_meta("seq:contact", current + 1)
+    return current + 1
+
+
+# -- rendering ---------------------------------------------------------------------------------
+def render(doc: dict[str, Any], wanted: list[str] | None) -> dict[str, Any]:
+    props = doc["properties"]
+    updated = iso(doc["updated_at"])
+    names = (
+        list(DEFAULT_PROPERTIES)
+        if not wanted
+        else [*wanted, "createdate", "lastmodifieddate", "hs_object_id"]
+    )
+    out: dict[str, Any] = {}
+    for name in names:
+        if name == "hs_object_id":
+            out[name] = str(doc["id"])
+        elif name == "createdate":
+            out[name] = doc["createdAt"]
+        elif name == "lastmodifieddate":
+            out[name] = updated
+        elif name in PROPERTIES:
+            out[name] = props.get(name)
+    result: dict[str, Any] = {
+        "id": str(doc["id"]),
+        "properties": out,
+        "createdAt": doc["createdAt"],
+        "updatedAt": updated,
+        "archived": doc.get("archived", False),
+    }
+    if doc.get("archived"):
+        result["archivedAt"] = doc.get("archivedAt", updated)
+    return result
+
+
+def _wanted(raw: Any) -> list[str] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        names = [p.strip() for p in raw.split(",") if p.strip()]
+    elif isinstance(raw, list):
+        names = [str(p).strip() for p in raw if str(p).strip()]
+    else:
+        return None
+    return names or None
+
+
+# -- auth and rate headers ---------------------------------------------------------------------
+def _crm(request: Request) -> SandboxApp:
+    return sandbox_of(request)
+
+
+NO_CREDENTIALS = (
+    "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more "
+    "details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
+)
+
+
+def check_token(request: Request) -> None:
+    """A missing or unknown private-app token: 401 ``INVALID_AUTHENTICATION`` (HubSpot's answer
+    for both; an expired OAuth access token would be ``EXPIRED_AUTHENTICATION``, which private-app
+    tokens never are)."""
+    creds: CrmCredentials = _crm(request).credentials
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    if token != creds.token:
+        raise HubSpotError(401, NO_CREDENTIALS, "INVALID_AUTHENTICATION")
+
+
+class RateWindow:
+    def __init__(self) -> None:
+        self.hits: deque[float] = deque()
+        self.day = 0
+
+    def hit(self) -> dict[str, str]:
+        now = time.monotonic()
+        self.hits.append(now)
+        self.day += 1
+        while self.hits and self.hits[0] <= now - WINDOW_MS / 1000:
+            self.hits.popleft()
+        last_second = sum(1 for t in self.hits if t > now - 1)
+        return {
+            "X-HubSpot-RateLimit-Daily": str(DAILY),
+            "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, DAILY - self.day)),
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(WINDOW_MS),
+            "X-HubSpot-RateLimit-Max": str(WINDOW_MAX),
+            "X-HubSpot-RateLimit-Remaining": str(max(0, WINDOW_MAX - len(self.hits))),
+            "X-HubSpot-RateLimit-Secondly": str(SECONDLY),
+            "X-HubSpot-RateLimit-Secondly-Remaining": str(max(0, SECONDLY - last_second)),
+        }
+
+
+def _guard(handler):
+    async def wrapped(request: Request) -> Response:
+        app = _crm(request)
+        headers = app.options["rate"].hit()
+        try:
+            check_token(request)
+            if app.options["enforce_rate_limit"] and (
+                int(headers["X-HubSpot-RateLimit-Remaining"]) <= 0
+                or int(headers["X-HubSpot-RateLimit-Secondly-Remaining"]) <= 0
+            ):
+                policy = (
+                    "SECONDLY"
+                    if int(headers["X-HubSpot-RateLimit-Secondly-Remaining"]) <= 0
+                    else "TEN_SECONDLY_ROLLING"
+                )
+                body = {
+                    "status": "error",
+                    "message": "You have reached your secondly limit."
+                    if policy == "SECONDLY"
+                    else "You have reached your ten_secondly_rolling limit.",
+                    "errorType": "RATE_LIMIT",
+                    "correlationId": str(uuid.uuid4()),
+                    "policyName": policy,
+                }
+                return Response(
+                    dumps(body), status_code=429, headers=headers, media_type="application/json;charset=utf-8"
+                )
+            status, payload = await handler(request)
+        except HubSpotError as exc:
+            return Response(
+                dumps(exc.body()),
+                status_code=exc.status,
+                headers=headers,
+                media_type="application/json;charset=utf-8",
+            )
+        if status == 204:
+            return Response(status_code=204, headers=headers)
+        return Response(
+            dumps(payload), status_code=status, headers=headers, media_type="application/json;charset=utf-8"
+        )
+
+    wrapped.__name__ = handler.__name__
+    return wrapped
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError as exc:
+        raise HubSpotError(
+            400,
+            "Invalid input JSON on line 1, column 1: Cannot build PublicObjectInput, some of required attributes are not set",
+            "VALIDATION_ERROR",
+        ) from exc
+
+
+# -- validation and writes ---------------------------------------------------------------------
+def _validate(properties: Any) -> dict[str, Any]:
+    if not isinstance(properties, dict):
+        raise HubSpotError(400, 'Invalid input JSON: "properties" must be an object', "VALIDATION_ERROR")
+    problems = []
+    clean = {}
+    for name, value in properties.items():
+        if name in READONLY:
+            problems.append(
+                {
+                    "isValid": False,
+                    "message": f'"{name}" is a read only property; its value cannot be set.',
+                    "error": "READ_ONLY_VALUE",
+                    "name": name,
+                }
+            )
+            continue
+        if name not in PROPERTIES:
+            problems.append(
+                {
+                    "isValid": False,
+                    "message": f'Property "{name}" does not exist',
+                    "error": "PROPERTY_DOESNT_EXIST",
+                    "name": name,
+                }
+            )
+            continue
+        text = "" if value is None else str(value)
+        if name == "email" and text and not _EMAIL.match(text):
+            problems.append(
+                {
+                    "isValid": False,
+                    "message": f"Email address {text} is invalid",
+                    "error": "INVALID_EMAIL",
+                    "name": "email",
+                }
+            )
+            continue
+        if name == "lifecyclestage" and text and text not in LIFECYCLE:
+            problems.append(
+                {
+                    "isValid": False,
+                    "message": f"{text} was not one of the allowed options: {sorted(LIFECYCLE)}",
+                    "error": "INVALID_OPTION",
+                    "name": name,
+                }
+            )
+            continue
+        if name == "date_of_birth" and text and not re.fullmatch(r"\d{4}-\d\d-\d\d", text):
+            problems.append(
+                {
+                    "isValid": False,
+                    "message": f"{text} is not a valid date",
+                    "error": "INVALID_DATE",
+                    "name": name,
+                }
+            )
+            continue
+        clean[name] = text if text != "" else None
+    if problems:
+        raise HubSpotError(400, f"Property values were not valid: {json.dumps(problems)}", "VALIDATION_ERROR")
+    return clean
+
+
+def _find(store: Store, ident: str, id_property: str | None) -> dict[str, Any] | None:
+    if id_property in (None, "", "hs_object_id"):
+        try:
+            return store.get("contact", int(ident))
+        except (TypeError, ValueError):
+            return None
+    if id_property == "email":
+        ref = store.get("contact_email", str(ident).lower())
+        return store.get("contact", ref["id"]) if ref else None
+    raise HubSpotError(400, f"Property {id_property} is not a unique identifier property", "VALIDATION_ERROR")
+
+
+def _create(app: SandboxApp, props: dict[str, Any]) -> dict[str, Any]:
+    store = app.store
+    email = (props.get("email") or "").lower()
+    if email:
+        ref = store.get("contact_email", email)
+        if ref is not None:
+            raise HubSpotError(409, f"Contact already exists. Existing ID: {ref['id']}", "CONFLICT")
+        if app.options["block_gdpr_recreate"] and store.get("gdpr_blocklist", email) is not None:
+            raise HubSpotError(
+                400,
+                f"Email address {email} was permanently deleted (GDPR) and is blocked from re-creation.",
+                "VALIDATION_ERROR",
+                subCategory="GDPR_BLOCKED_EMAIL",
+            )
+    cid = _next_id(store)
+    now = _iso_dt(datetime.now(UTC))
+    doc = {
+        "id": cid,
+        "properties": {k: v for k, v in props.items() if v is not None},
+        "createdAt": now,
+        "archived": False,
+    }
+    store.put("contact", cid, doc)
+    if email:
+        store.put("contact_email", email, {"id": cid})
+    return doc
+
+
+def _update(app: SandboxApp, old: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    store = app.store
+    new_email = (props.get("email") or "").lower() if "email" in props else None
+    old_email = (old["properties"].get("email") or "").lower()
+    if new_email is not None and new_email != old_email and new_email:
+        ref = store.get("contact_email", new_email)
+        if ref is not None and ref["id"] != old["id"]:
+            raise HubSpotError(409, f"Contact already exists. Existing ID: {ref['id']}", "CONFLICT")
+    merged = dict(old["properties"])
+    for key, value in props.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    if merged == old["properties"]:
+        return old
+    doc = {k: v for k, v in old.items() if k != "updated_at"}
+    doc["properties"] = merged
+    store.put("contact", old["id"], doc)
+    if new_email is not None and new_email != old_email:
+        if old_email:
+            store.delete("contact_email", old_email)
+        if new_email:
+            store.put("contact_email", new_email, {"id": old["id"]})
+    return doc
+
+
+# -- endpoints ---------------------------------------------------------------------------------
+def _limit(raw: Any, default: int, maximum: int) -> int:
+    try:
+        limit = int(raw) if raw not in (None, "") else default
+    except (TypeError, ValueError) as exc:
+        raise HubSpotError(400, f"Unable to parse limit {raw!r}", "VALIDATION_ERROR") from exc
+    if limit < 1:
+        raise HubSpotError(400, "limit must be greater than 0", "VALIDATION_ERROR")
+    return min(limit, maximum)
+
+
+async def list_contacts(request: Request):
+    app = _crm(request)
+    q = request.query_params
+    limit = _limit(q.get("limit"), 10, app.options["list_max"])
+    after = q.get("after")
+    archived = q.get("archived", "false") == "true"
+    try:
+        cursor = int(after) - 1 if after else None
+    except ValueError as exc:
+        raise HubSpotError(400, f"Unable to parse after {after!r}", "VALIDATION_ERROR") from exc
+    wanted = _wanted(q.get("properties"))
+    results = []
+    last = None
+    for doc in app.store.iter_by_id("contact", after=cursor):
+        if bool(doc.get("archived")) != archived:
+            continue
+        if len(results) == limit:
+            last = doc
+            break
+        results.append(doc)
+    payload: dict[str, Any] = {"results": [render(d, wanted) for d in results]}
+    if last is not None:
+        nxt = str(last["id"])
+        params = {"limit": limit, "after": nxt}
+        if q.get("properties"):
+            params["properties"] = q.get("properties")
+        if archived:
+            params["archived"] = "true"
+        payload["paging"] = {
+            "next": {"after": nxt, "link": f"{base_url(request)}/crm/v3/objects/contacts?{urlencode(params)}"}
+        }
+    return 200, payload
+
+
+async def get_contact(request: Request):
+    app = _crm(request)
+    q = request.query_params
+    doc = _find(app.store, request.path_params["contact_id"], q.get("idProperty"))
+    archived = q.get("archived", "false") == "true"
+    if doc is None or bool(doc.get("archived")) != archived:
+        raise HubSpotError(404, "resource not found", "OBJECT_NOT_FOUND")
+    return 200, render(doc, _wanted(q.get("properties")))
+
+
+async def create_contact(request: Request):
+    app = _crm(request)
+    body = await _json(request)
+    props = _validate((body or {}).get("properties") if isinstance(body, dict) else None)
+    return 201, render(_create(app, props), list(props) or None)
+
+
+async def patch_contact(request: Request):
+    app = _crm(request)
+    doc = _find(app.store, request.path_params["contact_id"], request.query_params.get("idProperty"))
+    if doc is None or doc.get("archived"):
+        raise HubSpotError(404, "resource not found", "OBJECT_NOT_FOUND")
+    body = await _json(request)
+    props = _validate((body or {}).get("properties") if isinstance(body, dict) else None)
+    updated = _update(app, doc, props)
+    return 200, render(updated, sorted(updated["properties"]))
+
+
+def _archive(store: Store, doc: dict[str, Any]) -> None:
+    new = {k: v for k, v in doc.items() if k != "updated_at"}
+    new["archived"] = True
+    new["archivedAt"] = _iso_dt(datetime.now(UTC))
+    store.put("contact", doc["id"], new)
+    email = (doc["properties"].get("email") or "").lower()
+    if email:
+        store.delete("contact_email", email)
+
+
+async def delete_contact(request: Request):
+    app = _crm(request)
+    doc = _find(app.store, request.path_params["contact_id"], request.query_params.get("idProperty"))
+    if doc is not None and not doc.get("archived"):
+        _archive(app.store, doc)
+    return 204, None  # HubSpot answers 204 for an unknown id too
+
+
+async def gdpr_delete(request: Request):
+    app = _crm(request)
+    store = app.store
+    body = await _json(request)
+    if not isinstance(body, dict) or not body.get("objectId"):
+        raise HubSpotError(400, 'Invalid input JSON: "objectId" is required', "VALIDATION_ERROR")
+    id_property = body.get("idProperty")
+    doc = _find(store, str(body["objectId"]), id_property)
+    if doc is None:
+        if id_property == "email":
+            store.put(
+                "gdpr_blocklist", str(body["objectId"]).lower(), {"email": str(body["objectId"]).lower()}
+            )
+            return 204, None
+        raise HubSpotError(404, "resource not found", "OBJECT_NOT_FOUND")
+    email = (doc["properties"].get("email") or "").lower()
+    store.delete("contact", doc["id"])
+    if email:
+        store.delete("contact_email", email)
+        store.put("gdpr_blocklist", email, {"email": email})
+    return 204, None
+
+
+# -- search ------------------------------------------------------------------------------------
+def _prop_value(doc: dict[str, Any], name: str) -> Any:
+    if name == "hs_object_id":
+        return doc["id"]
+    if name == "lastmodifieddate":
+        return epoch_ms(doc["updated_at"])
+    if name == "createdate":
+        return _created_ms(doc)
+    return doc["properties"].get(name)
+
+
+def _created_ms(doc: dict[str, Any]) -> int:
+    moment = datetime.strptime(doc["createdAt"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in ("lastmodifieddate", "createdate"):
+        text = str(value)
+        if text.isdigit():
+            return int(text)
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise HubSpotError(
+                400, f"{value} is not a valid datetime value for {name}", "VALIDATION_ERROR"
+            ) from exc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp() * 1000)
+    if name == "hs_object_id":
+        try:
+            return int(value)
+        except (TypeError, ValueError) as exc:
+            raise HubSpotError(400, f"{value} is not a valid id", "VALIDATION_ERROR") from exc
+    return None if value is None else str(value)
+
+
+def _filter(f: Any):
+    if not isinstance(f, dict) or "propertyName" not in f or "operator" not in f:
+        raise HubSpotError(400, "Invalid filter: propertyName and operator are required", "VALIDATION_ERROR")
+    name, op = f["propertyName"], f["operator"]
+    if name not in PROPERTIES and name not in READONLY:
+        raise HubSpotError(
+            400, f"There was a problem with the request: property {name} does not exist", "VALIDATION_ERROR"
+        )
+    numeric = name in READONLY
+
+    def norm(v: Any) -> Any:
+        return v if numeric or v is None else str(v).lower()
+
+    if op == "HAS_PROPERTY":
+        return lambda d: _prop_value(d, name) not in (None, "")
+    if op == "NOT_HAS_PROPERTY":
+        return lambda d: _prop_value(d, name) in (None, "")
+    if op in ("IN", "NOT_IN"):
+        values = {norm(_coerce(name, v)) for v in f.get("values") or []}
+        want = op == "IN"
+        return lambda d: (norm(_prop_value(d, name)) in values) is want
+    if op == "BETWEEN":
+        low, high = norm(_coerce(name, f.get("value"))), norm(_coerce(name, f.get("highValue")))
+        return lambda d: _prop_value(d, name) is not None and low <= norm(_prop_value(d, name)) <= high
+    if op == "CONTAINS_TOKEN":
+        token = str(f.get("value", "")).lower().replace("*", "")
+        return lambda d: token in str(_prop_value(d, name) or "").lower()
+    if op == "NOT_CONTAINS_TOKEN":
+        token = str(f.get("value", "")).lower().replace("*", "")
+        return lambda d: token not in str(_prop_value(d, name) or "").lower()
+    value = norm(_coerce(name, f.get("value")))
+    ops = {
+        "EQ": lambda a: a == value,
+        "NEQ": lambda a: a != value,
+        "LT": lambda a: a < value,
+        "LTE": lambda a: a <= value,
+        "GT": lambda a: a > value,
+        "GTE": lambda a: a >= value,
+    }
+    if op not in ops:
+        raise HubSpotError(400, f"Unsupported operator {op}", "VALIDATION_ERROR")
+    test = ops[op]
+
+    def check(d: dict[str, Any]) -> bool:
+        got = norm(_prop_value(d, name))
+        if got is None:
+            return op == "NEQ"
+        try:
+            return test(got)
+        except TypeError:
+            return False
+
+    return check
+
+
+async def search_contacts(request: Request):
+    app = _crm(request)
+    body = await _json(request)
+    if not isinstance(body, dict):
+        body = {}
+    limit = _limit(body.get("limit"), 10, app.options["search_max"])
+    try:
+        after = int(body.get("after") or 0)
+    except (TypeError, ValueError) as exc:
+        raise HubSpotError(400, f"Unable to parse after {body.get('after')!r}", "VALIDATION_ERROR") from exc
+    if after >= SEARCH_CAP:
+        raise HubSpotError(
+            400, f"Paging beyond {SEARCH_CAP} results is not supported (after={after}).", "VALIDATION_ERROR"
+        )
+    groups = body.get("filterGroups") or []
+    if len(groups) > 5 or sum(len(g.get("filters") or []) for g in groups if isinstance(g, dict)) > 18:
+        raise HubSpotError(
+            400, "Too many filters: at most 5 filterGroups and 18 filters in all.", "VALIDATION_ERROR"
+        )
+    compiled = []
+    for group in groups:
+        filters = [_filter(f) for f in (group.get("filters") or [] if isinstance(group, dict) else [])]
+        if filters:
+            compiled.append(filters)
+    query = str(body.get("query") or "").lower()
+    store = app.store
+    since = _modified_since(groups) if len(compiled) == 1 else None
+    source = (
+        store.iter_by_updated("contact", since=since, inclusive=True)
+        if since
+        else store.iter_by_id("contact")
+    )
+    matches = []
+    for doc in source:
+        if doc.get("archived"):
+            continue
+        if compiled and not any(all(f(doc) for f in group) for group in compiled):
+            continue
+        if query and not any(
+            query in str(doc["properties"].get(p) or "").lower()
+            for p in ("email", "firstname", "lastname", "phone", "company")
+        ):
+            continue
+        matches.append(doc)
+    sorts = body.get("sorts") or []
+    if since:
+        matches.sort(key=lambda d: d["id"])
+    for sort in reversed(sorts):
+        if isinstance(sort, str):
+            name, reverse = sort.lstrip("-"), sort.startswith("-")
+        elif isinstance(sort, dict):
+            name, reverse = sort.get("propertyName"), sort.get("direction", "ASCENDING") == "DESCENDING"
+        else:
+            continue
+        matches.sort(
+            key=lambda d, n=name: (_prop_value(d, n) is None, _sortable(_prop_value(d, n))), reverse=reverse
+        )
+    total = len(matches)
+    page = matches[after : after + limit]
+    payload: dict[str, Any] = {
+        "total": total,
+        "results": [render(d, _wanted(body.get("properties"))) for d in page],
+    }
+    nxt = after + limit
+    if nxt < total and nxt < SEARCH_CAP:
+        payload["paging"] = {"next": {"after": str(nxt)}}
+    return 200, payload
+
+
+def _modified_since(groups: list[Any]) -> str | None:
+    """A store stamp at or before which no match of the (single) filter group can be, from its
+    ``lastmodifieddate`` GT/GTE/EQ/BETWEEN filter: lets the search start from the updated index."""
+    best = None
+    for f in groups[0].get("filters") or []:
+        if (
+            isinstance(f, dict)
+            and f.get("propertyName") == "lastmodifieddate"
+            and f.get("operator") in ("GT", "GTE", "EQ", "BETWEEN")
+        ):
+            ms = _coerce("lastmodifieddate", f.get("value"))
+            stamp = datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+            if best is None or stamp > best:
+                best = stamp
+    return best
+
+
+def _sortable(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        return f"{value:020.3f}"
+    return str(value).lower()
+
+
+# -- batch -------------------------------------------------------------------------------------
+def _inputs(body: Any, app: SandboxApp) -> list[Any]:
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list):
+        raise HubSpotError(400, 'Invalid input JSON: "inputs" is required', "VALIDATION_ERROR")
+    if len(inputs) > app.options["batch_max"]:
+        raise HubSpotError(
+            400,
+            f"Batch input size exceeds the limit of {app.options['batch_max']}",
+            "VALIDATION_ERROR",
+            context={"limit": [str(app.options["batch_max"])]},
+        )
+    return inputs
+
+
+def _batch_result(
+    results: list[dict[str, Any]], errors: list[dict[str, Any]], started: str
+) -> tuple[int, dict[str, Any]]:
+    payload: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": started,
+        "completedAt": _iso_dt(datetime.now(UTC)),
+    }
+    if errors:
+        payload["numErrors"] = len(errors)
+        payload["errors"] = errors
+        return 207, payload
+    return 200, payload
+
+
+def _input_error(exc: HubSpotError, ident: Any) -> dict[str, Any]:
+    return {
+        "status": "error",
+        "category": exc.category,
+        "message": exc.message,
+        "context": {"ids": [str(ident)]},
+        "errors": [],
+    }
+
+
+async def batch_upsert(request: Request):
+    app = _crm(request)
+    started = _iso_dt(datetime.now(UTC))
+    inputs = _inputs(await _json(request), app)
+    results, errors = [], []
+    for item in inputs:
+        ident = item.get("id") if isinstance(item, dict) else None
+        try:
+            if not isinstance(item, dict) or not ident:
+                raise HubSpotError(400, 'Each input needs an "id"', "VALIDATION_ERROR")
+            id_property = item.get("idProperty") or "hs_object_id"
+            props = _validate(item.get("properties") or {})
+            if id_property == "email":
+                if not _EMAIL.match(str(ident)):
+                    raise HubSpotError(400, f"Email address {ident} is invalid", "VALIDATION_ERROR")
+                props.setdefault("email", str(ident))
+                if props["email"] and props["email"].lower() != str(ident).lower():
+                    raise HubSpotError(
+                        400, "The email property must match the id of an email upsert", "VALIDATION_ERROR"
+                    )
+            existing = _find(app.store, str(ident), id_property)
+            if existing is not None and existing.get("archived"):
+                existing = None
+            if existing is None:
+                if id_property != "email":
+                    raise HubSpotError(404, f"Object {ident} not found", "OBJECT_NOT_FOUND")
+                doc, new = _create(app, props), True
+            else:
+                doc, new = _update(app, existing, props), False
+        except HubSpotError as exc:
+            errors.append(_input_error(exc, ident))
+            continue
+        result = render(doc, sorted(doc["properties"]))
+        result["new"] = new
+        results.append(result)
+    return _batch_result(results, errors, started)
+
+
+async def batch_create(request: Request):
+    app = _crm(request)
+    started = _iso_dt(datetime.now(UTC))
+    inputs = _inputs(await _json(request), app)
+    planned = []
+    for item in inputs:  # HubSpot validates a batch create as a whole
+        planned.append(_validate(item.get("properties") if isinstance(item, dict) else None))
+    results = [render(_create(app, props), sorted(props)) for props in planned]
+    return 201, {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": started,
+        "completedAt": _iso_dt(datetime.now(UTC)),
+    }
+
+
+async def batch_update(request: Request):
+    app = _crm(request)
+    started = _iso_dt(datetime.now(UTC))
+    inputs = _inputs(await _json(request), app)
+    results, errors = [], []
+    for item in inputs:
+        ident = item.get("id") if isinstance(item, dict) else None
+        try:
+            doc = _find(app.store, str(ident), item.get("idProperty") if isinstance(item, dict) else None)
+            if doc is None or doc.get("archived"):
+                raise HubSpotError(404, f"Object {ident} not found", "OBJECT_NOT_FOUND")
+            updated = _update(app, doc, _validate(item.get("properties") or {}))
+        except HubSpotError as exc:
+            errors.append(_input_error(exc, ident))
+            continue
+        results.append(render(updated, sorted(updated["properties"])))
+    return _batch_result(results, errors, started)
+
+
+async def batch_read(request: Request):
+    app = _crm(request)
+    started = _iso_dt(datetime.now(UTC))
+    body = await _json(request)
+    inputs = _inputs(body, app)
+    wanted = _wanted(body.get("properties"))
+    id_property = body.get("idProperty")
+    results, missing = [], []
+    for item in inputs:
+        ident = item.get("id") if isinstance(item, dict) else None
+        doc = _find(app.store, str(ident), id_property)
+        if doc is None or doc.get("archived"):
+            missing.append(str(ident))
+            continue
+        results.append(render(doc, wanted))
+    errors = []
+    if missing:
+        errors.append(
+            {
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "message": "Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.",
+                "context": {"ids": missing},
+            }
+        )
+    return _batch_result(results, errors, started)
+
+
+async def batch_archive(request: Request):
+    app = _crm(request)
+    for item in _inputs(await _json(request), app):
+        doc = _find(app.store, str(item.get("id") if isinstance(item, dict) else ""), None)
+        if doc is not None and not doc.get("archived"):
+            _archive(app.store, doc)
+    return 204, None
+
+
+def routes() -> list[Route]:
+    base = "/crm/v3/objects/contacts"
+    return [
+        Route(base, _guard(list_contacts), methods=["GET"]),
+        Route(base, _guard(create_contact), methods=["POST"]),
+        Route(base + "/search", _guard(search_contacts), methods=["POST"]),
+        Route(base + "/gdpr-delete", _guard(gdpr_delete), methods=["POST"]),
+        Route(base + "/batch/upsert", _guard(batch_upsert), methods=["POST"]),
+        Route(base + "/batch/create", _guard(batch_create), methods=["POST"]),
+        Route(base + "/batch/update", _guard(batch_update), methods=["POST"]),
+        Route(base + "/batch/read", _guard(batch_read), methods=["POST"]),
+        Route(base + "/batch/archive", _guard(batch_archive), methods=["POST"]),
+        Route(base + "/{contact_id}", _guard(get_contact), methods=["GET"]),
+        Route(base + "/{contact_id}", _guard(patch_contact), methods=["PATCH"]),
+        Route(base + "/{contact_id}", _guard(delete_contact), methods=["DELETE"]),
+    ]
+
+
+def create_app(
+    store_path: str | None = None,
+    seed: int = 42,
+    credentials: CrmCredentials | None = None,
+    faults: FaultConfig | None = None,
+    *,
+    block_gdpr_recreate: bool = False,
+    enforce_rate_limit: bool = False,
+    list_max: int = LIST_MAX,
+    search_max: int = SEARCH_MAX,
+    batch_max: int = BATCH_MAX,
+) -> SandboxApp:
+    """The CRM stand-in (HubSpot CRM v3 contacts). The ``*_max`` options raise HubSpot's page and
+    batch caps for benchmarks."""
+    return SandboxApp(
+        name="crm",
+        routes=routes(),
+        store_path=store_path,
+        seed=seed,
+        seeder=seed_crm,
+        faults=faults,
+        error_body=error_body,
+        credentials=credentials or CrmCredentials.from_env(),
+        options={
+            "block_gdpr_recreate": block_gdpr_recreate,
+            "enforce_rate_limit": enforce_rate_limit,
+            "list_max": list_max,
+            "search_max": search_max,
+            "batch_max": batch_max,
+            "rate": RateWindow(),
+        },
+    )

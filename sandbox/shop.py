@@ -1,0 +1,1033 @@
+"""Shop stand-in: the shape of the Adobe Commerce (Magento) 2.4 admin REST API.
+
+Served under ``/rest/default/V1/`` and ``/rest/V1/``; requests and responses follow
+``sandbox/specs/magento-admin-2.4.9.openapi3.json`` (checked by tests/sandbox/test_shop_conforms.py).
+
+- ``POST integration/admin/token`` ``{"username", "password"}`` → the token as a JSON string;
+  wrong → 401 ``{"message": "The account sign-in was incorrect ..."}``. Everything else needs
+  ``Authorization: Bearer <token>`` (401 ``The consumer isn't authorized to access ...``).
+- ``products`` (GET searchCriteria, POST create-or-update by sku), ``products/{sku}`` (GET, PUT
+  create-or-update, DELETE → ``true``).
+- MSI ``inventory/source-items``: GET searchCriteria; POST ``{"sourceItems": [...]}`` saves the
+  whole batch or nothing: ``[]`` on success, 400 ``Validation Failed`` (with ``errors``) for a
+  malformed item, 400 ``Could not save Source Item`` for an unknown sku or source.
+- ``orders`` (GET searchCriteria, e.g. ``updated_at`` ``gt``), ``orders/{id}``, POST
+  ``orders/{id}/comments`` → ``true``.
+- ``customers/search``, ``customers/{id}`` (GET, PUT, DELETE → ``true``), POST ``customers``.
+
+searchCriteria: ``filterGroups``/``filter_groups`` (groups ANDed, filters of a group ORed),
+condition types ``eq neq gt gteq lt lteq like nlike in nin null notnull from to finset``,
+``sortOrders``, ``pageSize``, ``currentPage`` (camelCase and snake_case keys both accepted).
+Like Magento's collections, ``orders`` and ``customers/search`` answer a ``currentPage`` past
+the end with the last page again (use ``total_count``); ``products`` answers it with no items.
+
+Dates are Magento's ``YYYY-MM-DD HH:MM:SS`` (UTC). Error ``parameters`` follow the spec (a list of
+``{resources|fieldName|fieldValue}`` objects) and the message has its placeholders filled in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .common import SandboxApp, dumps, sandbox_of
+from .credentials import ShopCredentials
+from .faults import FaultConfig
+from .seed import dataset, load
+from .store import Store
+
+SOURCES = ("default", "paris", "lyon", "lille")
+TOKEN_TTL = 4 * 3600
+JSON = "application/json; charset=utf-8"
+CONDITIONS = {
+    "eq",
+    "neq",
+    "gt",
+    "gteq",
+    "lt",
+    "lteq",
+    "like",
+    "nlike",
+    "in",
+    "nin",
+    "null",
+    "notnull",
+    "from",
+    "to",
+    "finset",
+}
+ORDER_STATES = {"pending": "new", "processing": "processing", "complete": "complete", "canceled": "canceled"}
+PRODUCT_KEYS = {
+    "id", "sku", "name", "attribute_set_id", "price", "status", "visibility", "type_id", "created_at",
+    "updated_at", "weight", "extension_attributes", "product_links", "options", "media_gallery_entries",
+    "tier_prices", "custom_attributes",
+}  # fmt: skip
+CUSTOMER_KEYS = {
+    "id", "group_id", "default_billing", "default_shipping", "confirmation", "created_at", "updated_at",
+    "created_in", "dob", "email", "firstname", "lastname", "middlename", "prefix", "suffix", "gender",
+    "store_id", "taxvat", "website_id", "addresses", "disable_auto_group_change", "extension_attributes",
+    "custom_attributes",
+}  # fmt: skip
+
+
+def magento_datetime(stamp: str) -> str:
+    return f"{stamp[:10]} {stamp[11:19]}"
+
+
+def _dt(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def respond(payload: Any, status: int = 200) -> Response:
+    return Response(dumps(payload), status_code=status, media_type=JSON)
+
+
+class MagentoError(Exception):
+    def __init__(
+        self, status: int, message: str, parameters: dict[str, Any] | None = None, errors: list | None = None
+    ):
+        super().__init__(message)
+        self.status, self.message, self.parameters, self.errors = status, message, parameters, errors
+
+    def response(self) -> Response:
+        message = self.message
+        body: dict[str, Any] = {}
+        if self.parameters:
+            for key, value in self.parameters.items():
+                message = message.replace(f"%{key}", str(value))
+            body["parameters"] = [{k: str(v)} for k, v in self.parameters.items()]
+        body = {"message": message, **body}
+        if self.errors:
+            body["errors"] = self.errors
+        return respond(body, self.status)
+
+
+def error_body(status: int, message: str) -> tuple[bytes, str]:
+    return dumps({"message": message}), JSON
+
+
+# -- seed --------------------------------------------------------------------------------------
+def customer_doc(c: dict[str, Any]) -> dict[str, Any]:
+    cid = c["index"] + 1
+    return {
+        "id": cid,
+        "group_id": 1,
+        "default_billing": str(cid),
+        "default_shipping": str(cid),
+        "created_at": _dt(c["created"]),
+        "created_in": "Default Store View",
+        "dob": c["birthdate"],
+        "email": c["email"],
+        "firstname": c["firstname"],
+        "lastname": c["lastname"],
+        "gender": c["gender"],
+        "store_id": 1,
+        "website_id": 1,
+        "addresses": [
+            {
+                "id": cid,
+                "customer_id": cid,
+                "region": {"region_code": "", "region": "", "region_id": 0},
+                "region_id": 0,
+                "country_id": c["country"],
+                "street": [c["street"]],
+                "telephone": c["phone"],
+                "postcode": c["postcode"],
+                "city": c["city"],
+                "firstname": c["firstname"],
+                "lastname": c["lastname"],
+                "default_shipping": True,
+                "default_billing": True,
+            }
+        ],
+        "disable_auto_group_change": 0,
+        "extension_attributes": {"is_subscribed": False},
+    }
+
+
+def order_doc(o: dict[str, Any], customer: dict[str, Any]) -> dict[str, Any]:
+    oid = o["number"]
+    state = ORDER_STATES[o["status"]]
+    created = _dt(o["created"])
+    items = []
+    for n, line in enumerate(o["lines"], start=1):
+        items.append(
+            {
+                "item_id": oid * 10 + n,
+                "order_id": oid,
+                "sku": line["sku"],
+                "name": line["name"],
+                "product_type": "simple",
+                "qty_ordered": line["qty"],
+                "price": line["price"],
+                "base_price": line["price"],
+                "original_price": line["price"],
+                "price_incl_tax": round(line["price"] * 1.2, 2),
+                "row_total": line["row_total"],
+                "base_row_total": line["row_total"],
+                "row_total_incl_tax": round(line["row_total"] * 1.2, 2),
+                "tax_percent": 20,
+                "tax_amount": round(line["row_total"] * 0.2, 2),
+                "store_id": 1,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+    return {
+        "entity_id": oid,
+        "increment_id": o["increment_id"],
+        "state": state,
+        "status": o["status"],
+        "created_at": created,
+        "customer_id": customer["index"] + 1,
+        "customer_email": customer["email"],
+        "customer_firstname": customer["firstname"],
+        "customer_lastname": customer["lastname"],
+        "customer_is_guest": 0,
+        "customer_group_id": 1,
+        "store_id": 1,
+        "store_name": "Main Website\nMain Website Store\nDefault Store View",
+        "base_currency_code": "EUR",
+        "order_currency_code": "EUR",
+        "global_currency_code": "EUR",
+        "store_currency_code": "EUR",
+        "subtotal": o["subtotal"],
+        "base_subtotal": o["subtotal"],
+        "subtotal_incl_tax": round(o["subtotal"] + o["tax"], 2),
+        "shipping_amount": o["shipping"],
+        "base_shipping_amount": o["shipping"],
+        "shipping_description": "Colissimo - Domicile" if customer["country"] == "FR" else "DHL Express",
+        "tax_amount": o["tax"],
+        "base_tax_amount": o["tax"],
+        "grand_total": o["total"],
+        "base_grand_total": o["total"],
+        "total_paid": o["total"] if state == "complete" else 0,
+        "total_due": 0 if state == "complete" else o["total"],
+        "total_qty_ordered": sum(line["qty"] for line in o["lines"]),
+        "total_item_count": len(o["lines"]),
+        "items": items,
+        "billing_address": {
+            "address_type": "billing",
+            "entity_id": oid,
+            "parent_id": oid,
+            "email": customer["email"],
+            "firstname": customer["firstname"],
+            "lastname": customer["lastname"],
+            "street": [customer["street"]],
+            "city": customer["city"],
+            "postcode": customer["postcode"],
+            "country_id": customer["country"],
+            "telephone": customer["phone"],
+        },
+        "payment": {
+            "entity_id": oid,
+            "parent_id": oid,
+            "method": "checkmo",
+            "account_status": "",
+            "additional_information": ["Check / Money order"],
+            "cc_last4": "",
+            "amount_ordered": o["total"],
+            "base_amount_ordered": o["total"],
+        },
+        "status_histories": [],
+        "extension_attributes": {},
+    }
+
+
+def seed_shop(store: Store, seed: int) -> None:
+    data = dataset(seed)
+    records: list[tuple[str, Any, dict[str, Any], datetime]] = []
+    for c in data.customers:
+        records.append(("customer", c["index"] + 1, customer_doc(c), c["updated"]))
+        records.append(("customer_email", c["email"].lower(), {"id": c["index"] + 1}, c["updated"]))
+    for o in data.orders:
+        records.append(("order", o["number"], order_doc(o, data.customers[o["customer"]]), o["updated"]))
+    load(store, records)
+    store.set_meta("seq:customer", len(data.customers))
+    store.set_meta("seq:order", len(data.orders))
+    store.set_meta("seq:product", 0)
+
+
+def next_id(store: Store, entity: str) -> int:
+    current = max(int(store.get_meta(f"seq:{entity}", 0) or 0), int(store.max_id(entity) or 0))
+    store.set_meta(f"seq:{entity}", current + 1)
+    return current + 1
+
+
+# -- auth --------------------------------------------------------------------------------------
+def _shop(request: Request) -> SandboxApp:
+    return sandbox_of(request)
+
+
+def check_bearer(request: Request, resource: str) -> None:
+    tokens: dict[str, float] = _shop(request).options["tokens"]
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    expires = tokens.get(token)
+    if expires is None or time.monotonic() > expires:
+        raise MagentoError(
+            401, "The consumer isn't authorized to access %resources.", {"resources": resource}
+        )
+
+
+async def admin_token(request: Request) -> Response:
+    app = _shop(request)
+    creds: ShopCredentials = app.credentials
+    try:
+        payload = json.loads(await request.body())
+    except ValueError:
+        return MagentoError(400, "Decoding error: \nSyntax error").response()
+    if not isinstance(payload, dict) or not payload.get("username") or not payload.get("password"):
+        return MagentoError(400, "One or more input exceptions have occurred.", errors=[
+            {"message": '"username" is required. Enter and try again.', "parameters": [{"fieldName": "username"}]},
+        ]).response()  # fmt: skip
+    if (payload["username"], payload["password"]) != (creds.username, creds.password):
+        return MagentoError(
+            401,
+            "The account sign-in was incorrect or your account is disabled temporarily. Please wait and try again later.",
+        ).response()
+    token = secrets.token_hex(16)
+    app.options["tokens"][token] = time.monotonic() + app.options["token_ttl"]
+    return respond(token)
+
+
+# -- searchCriteria ----------------------------------------------------------------------------
+_KEY = re.compile(r"\[([^\]]*)\]")
+_ALIASES = {
+    "filterGroups": "filter_groups", "sortOrders": "sort_orders", "pageSize": "page_size",
+    "currentPage": "current_page", "conditionType": "condition_type",
+}  # fmt: skip
+
+
+def parse_criteria(request: Request) -> dict[str, Any]:
+    """``searchCriteria[...]`` query keys → {filter_groups, sort_orders, page_size, current_page}."""
+    tree: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        if not key.startswith("searchCriteria["):
+            continue
+        parts = [_ALIASES.get(p, p) for p in _KEY.findall(key[len("searchCriteria") :])]
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise MagentoError(400, '"%fieldName" is not a valid searchCriteria key.', {"fieldName": key})
+        node[parts[-1]] = value
+
+    def ordered(mapping: Any) -> list[Any]:
+        if not isinstance(mapping, dict):
+            return []
+        try:
+            return [mapping[k] for k in sorted(mapping, key=int)]
+        except ValueError as exc:
+            raise MagentoError(400, "Invalid searchCriteria index.") from exc
+
+    criteria: dict[str, Any] = {"filter_groups": []}
+    for group in ordered(tree.get("filter_groups")):
+        filters = []
+        for f in ordered(group.get("filters") if isinstance(group, dict) else None):
+            if not isinstance(f, dict) or "field" not in f:
+                raise MagentoError(
+                    400, '"%fieldName" is required. Enter and try again.', {"fieldName": "field"}
+                )
+            condition = f.get("condition_type", "eq") or "eq"
+            if condition not in CONDITIONS:
+                raise MagentoError(400, 'Invalid condition type "%fieldValue".', {"fieldValue": condition})
+            filters.append({"field": f["field"], "value": f.get("value", ""), "condition_type": condition})
+        criteria["filter_groups"].append({"filters": filters})
+    sorts = []
+    for s in ordered(tree.get("sort_orders")):
+        if isinstance(s, dict) and s.get("field"):
+            sorts.append({"field": s["field"], "direction": (s.get("direction") or "ASC").upper()})
+    if sorts:
+        criteria["sort_orders"] = sorts
+    for key in ("page_size", "current_page"):
+        if key in tree:
+            try:
+                criteria[key] = int(tree[key])
+            except (TypeError, ValueError) as exc:
+                raise MagentoError(
+                    400, 'The "%fieldValue" value\'s type is invalid.', {"fieldValue": tree[key]}
+                ) from exc
+    return criteria
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _compare(a: Any, b: str) -> int:
+    x, y = _number(a), _number(b)
+    if x is not None and y is not None:
+        return (x > y) - (x < y)
+    sa = "" if a is None else str(a)
+    return (sa > b) - (sa < b)
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    return re.compile(
+        "^" + ".*".join(re.escape(part) for part in pattern.split("%")).replace("_", ".") + "$",
+        re.IGNORECASE | re.DOTALL,
+    )
+
+
+_ORDERINGS = {
+    "gt": lambda c: c > 0, "from": lambda c: c >= 0, "gteq": lambda c: c >= 0,
+    "lt": lambda c: c < 0, "to": lambda c: c <= 0, "lteq": lambda c: c <= 0,
+}  # fmt: skip
+
+
+def _filter_predicate(f: dict[str, Any], getter):
+    field, value, cond = f["field"], str(f["value"]), f["condition_type"]
+    if cond in ("eq", "neq"):
+        want = cond == "eq"
+
+        def equal(d: dict[str, Any]) -> bool:
+            got = getter(d, field)
+            return (got is not None and _compare(got, value) == 0) is want
+
+        return equal
+    if cond in _ORDERINGS:
+        accept = _ORDERINGS[cond]
+
+        def ordered(d: dict[str, Any]) -> bool:
+            got = getter(d, field)
+            return got is not None and accept(_compare(got, value))
+
+        return ordered
+    if cond in ("like", "nlike"):
+        rx, want = _like(value), cond == "like"
+        return lambda d: bool(rx.match("" if getter(d, field) is None else str(getter(d, field)))) is want
+    if cond in ("in", "nin"):
+        values, want = [v.strip() for v in value.split(",")], cond == "in"
+        return lambda d: (
+            any(getter(d, field) is not None and _compare(getter(d, field), v) == 0 for v in values) is want
+        )
+    if cond == "null":
+        return lambda d: getter(d, field) in (None, "")
+    if cond == "notnull":
+        return lambda d: getter(d, field) not in (None, "")
+    if cond == "finset":
+        return lambda d: value in str(getter(d, field) or "").split(",")
+    raise MagentoError(400, 'Invalid condition type "%fieldValue".', {"fieldValue": cond})
+
+
+def _default_getter(doc: dict[str, Any], field: str) -> Any:
+    if field == "updated_at":
+        return magento_datetime(doc["updated_at"])
+    if field in doc:
+        return doc[field]
+    for attr in doc.get("custom_attributes") or ():
+        if attr.get("attribute_code") == field:
+            return attr.get("value")
+    return None
+
+
+def search(
+    store: Store, entity: str, criteria: dict[str, Any], *, getter=_default_getter, clamp_last_page: bool
+) -> tuple[list[dict[str, Any]], int]:
+    """(page of raw docs, total_count) for a parsed searchCriteria."""
+    groups = [g["filters"] for g in criteria["filter_groups"] if g["filters"]]
+    predicates = []
+    since = None
+    for filters in groups:
+        preds = [_filter_predicate(f, getter) for f in filters]
+        predicates.append(
+            preds[0] if len(preds) == 1 else (lambda ps: lambda d: any(p(d) for p in ps))(preds)
+        )
+        if (
+            len(filters) == 1
+            and filters[0]["field"] == "updated_at"
+            and filters[0]["condition_type"] in ("gt", "gteq", "from")
+        ):
+            value = str(filters[0]["value"])
+            if re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", value):
+                bound = f"{value[:10]}T{value[11:19]}.{'999999' if filters[0]['condition_type'] == 'gt' else '000000'}Z"
+                since = bound if since is None or bound > since else since
+    sorts = criteria.get("sort_orders") or []
+    size = criteria.get("page_size")
+    page = max(1, criteria.get("current_page") or 1)
+    if not predicates and not sorts:
+        total = store.count(entity)
+        if size is None:
+            return store.scan_by_id(entity), total
+        if size <= 0:
+            return [], total
+        if clamp_last_page and total and (page - 1) * size >= total:
+            page = (total - 1) // size + 1
+        return store.scan_by_id(entity, limit=size, offset=(page - 1) * size), total
+    source = store.iter_by_updated(entity, since=since, inclusive=True) if since else store.iter_by_id(entity)
+    matches = [d for d in source if all(p(d) for p in predicates)]
+    if since and not sorts:
+        matches.sort(key=_natural_key)
+    for s in reversed(sorts):
+        field, reverse = s["field"], s["direction"] == "DESC"
+        matches.sort(key=lambda d, f=field: _sort_key(getter(d, f)), reverse=reverse)
+    total = len(matches)
+    if size is None:
+        return matches, total
+    if size <= 0:
+        return [], total
+    if clamp_last_page and total and (page - 1) * size >= total:
+        page = (total - 1) // size + 1
+    start = (page - 1) * size
+    return matches[start : start + size], total
+
+
+def _natural_key(doc: dict[str, Any]) -> Any:
+    """The store's id order (entity_id / id / sku+source), for results taken from the updated index."""
+    if "entity_id" in doc:
+        return (doc["entity_id"], "")
+    if "id" in doc:
+        return (doc["id"], "")
+    return (0, f"{doc.get('sku')}|{doc.get('source_code')}")
+
+
+def _sort_key(value: Any) -> tuple[int, float, str]:
+    if value is None:
+        return (0, 0.0, "")
+    number = _number(value)
+    if number is not None and not isinstance(value, str):
+        return (1, number, "")
+    return (2, 0.0, str(value))
+
+
+def search_result(items: list[Any], criteria: dict[str, Any], total: int) -> Response:
+    return respond({"items": items, "search_criteria": criteria, "total_count": total})
+
+
+# -- products ----------------------------------------------------------------------------------
+def render_product(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in doc.items() if k != "updated_at"}
+    out["updated_at"] = magento_datetime(doc["updated_at"])
+    return out
+
+
+def _product_by_sku(store: Store, sku: str) -> dict[str, Any] | None:
+    ref = store.get("product_sku", sku)
+    return store.get("product", ref["id"]) if ref else None
+
+
+def _not_found_product() -> MagentoError:
+    return MagentoError(
+        404, "The product that was requested doesn't exist. Verify the product and try again."
+    )
+
+
+async def list_products(request: Request) -> Response:
+    check_bearer(request, "Magento_Catalog::products")
+    criteria = parse_criteria(request)
+    docs, total = search(_shop(request).store, "product", criteria, clamp_last_page=False)
+    return search_result([render_product(d) for d in docs], criteria, total)
+
+
+async def get_product(request: Request) -> Response:
+    check_bearer(request, "Magento_Catalog::products")
+    doc = _product_by_sku(_shop(request).store, request.path_params["sku"])
+    if doc is None:
+        raise _not_found_product()
+    return respond(render_product(doc))
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        payload = json.loads(await request.body())
+    except ValueError as exc:
+        raise MagentoError(400, "Decoding error: \nSyntax error") from exc
+    if not isinstance(payload, dict):
+        raise MagentoError(400, "Decoding error: \nSyntax error")
+    return payload
+
+
+def save_product(store: Store, product: Any, sku: str | None = None) -> dict[str, Any]:
+    if not isinstance(product, dict):
+        raise MagentoError(400, '"%fieldName" is required. Enter and try again.', {"fieldName": "product"})
+    sku = sku or product.get("sku")
+    if not isinstance(sku, str) or not sku.strip():
+        raise MagentoError(400, '"%fieldName" is required. Enter and try again.', {"fieldName": "sku"})
+    sku = sku.strip()
+    if len(sku) > 64:
+        raise MagentoError(400, "SKU length should be 64 characters maximum.")
+    for key in product:
+        if key not in PRODUCT_KEYS:
+            raise MagentoError(
+                400, 'Property "%fieldName" does not have accessor method "%fieldValue" in class "Magento\\Catalog\\Api\\Data\\ProductInterface".',
+                {"fieldName": key, "fieldValue": "get" + "".join(p.capitalize() for p in key.split("_"))},
+            )  # fmt: skip
+    old = _product_by_sku(store, sku)
+    now = _dt(datetime.now(UTC))
+    if old is None:
+        for field, label in (("name", "Product Name"), ("price", "Price")):
+            if product.get(field) in (None, ""):
+                raise MagentoError(
+                    400, f'The "{label}" attribute value is empty. Set the attribute and try again.'
+                )
+        doc: dict[str, Any] = {
+            "id": next_id(store, "product"),
+            "sku": sku,
+            "name": "",
+            "attribute_set_id": 4,
+            "price": 0,
+            "status": 1,
+            "visibility": 4,
+            "type_id": "simple",
+            "created_at": now,
+            "weight": 0,
+            "extension_attributes": {"website_ids": [1], "category_links": []},
+            "product_links": [],
+            "options": [],
+            "media_gallery_entries": [],
+            "tier_prices": [],
+            "custom_attributes": [],
+        }
+    else:
+        doc = json.loads(json.dumps(old))
+        doc.pop("updated_at", None)
+    for field in ("name", "attribute_set_id", "price", "status", "visibility", "type_id", "weight"):
+        if field in product and product[field] is not None:
+            doc[field] = product[field]
+    for field, kind in (
+        ("price", (int, float)),
+        ("weight", (int, float)),
+        ("status", int),
+        ("visibility", int),
+        ("attribute_set_id", int),
+    ):
+        if not isinstance(doc[field], kind) or isinstance(doc[field], bool):
+            raise MagentoError(
+                400,
+                'The "%fieldValue" value\'s type is invalid. The "%fieldName" type was expected. Verify and try again.',
+                {"fieldValue": str(doc[field]), "fieldName": "int" if kind is int else "float"},
+            )
+    if doc["price"] < 0:
+        raise MagentoError(
+            400,
+            'The Price value "%fieldValue" is invalid. Enter a positive number and try again.',
+            {"fieldValue": doc["price"]},
+        )
+    if doc["status"] not in (1, 2):
+        raise MagentoError(400, 'Invalid status "%fieldValue".', {"fieldValue": doc["status"]})
+    extension = product.get("extension_attributes") or {}
+    stock_item = extension.get("stock_item") if isinstance(extension, dict) else None
+    for key in ("website_ids", "category_links"):
+        if isinstance(extension, dict) and key in extension:
+            doc["extension_attributes"][key] = extension[key]
+    attrs = product.get("custom_attributes")
+    if attrs is not None:
+        if not isinstance(attrs, list):
+            raise MagentoError(
+                400, '"%fieldName" is required. Enter and try again.', {"fieldName": "custom_attributes"}
+            )
+        current = {a["attribute_code"]: a for a in doc["custom_attributes"]}
+        for attr in attrs:
+            if not isinstance(attr, dict) or "attribute_code" not in attr or "value" not in attr:
+                raise MagentoError(
+                    400, '"%fieldName" is required. Enter and try again.', {"fieldName": "attribute_code"}
+                )
+            current[attr["attribute_code"]] = {
+                "attribute_code": attr["attribute_code"],
+                "value": attr["value"],
+            }
+        doc["custom_attributes"] = list(current.values())
+    if old is not None and {k: v for k, v in old.items() if k != "updated_at"} == doc and not stock_item:
+        return old
+    store.put("product", doc["id"], doc)
+    if old is None:
+        store.put("product_sku", sku, {"id": doc["id"]})
+    if isinstance(stock_item, dict) and stock_item.get("qty") is not None:
+        _put_source_item(
+            store,
+            {
+                "sku": sku,
+                "source_code": "default",
+                "quantity": float(stock_item["qty"]),
+                "status": 1 if stock_item.get("is_in_stock", True) else 0,
+            },
+        )
+    return doc
+
+
+async def post_product(request: Request) -> Response:
+    check_bearer(request, "Magento_Catalog::products")
+    payload = await _body(request)
+    doc = save_product(_shop(request).store, payload.get("product"))
+    return respond(render_product(doc))
+
+
+async def put_product(request: Request) -> Response:
+    check_bearer(request, "Magento_Catalog::products")
+    payload = await _body(request)
+    product = payload.get("product")
+    sku = request.path_params["sku"]
+    if isinstance(product, dict) and product.get("sku") not in (None, sku):
+        raise MagentoError(400, "The sku in the request body doesn't match the sku in the URL.")
+    doc = save_product(
+        _shop(request).store, {**(product or {}), "sku": sku} if isinstance(product, dict) else product, sku
+    )
+    return respond(render_product(doc))
+
+
+async def delete_product(request: Request) -> Response:
+    check_bearer(request, "Magento_Catalog::products")
+    store = _shop(request).store
+    sku = request.path_params["sku"]
+    doc = _product_by_sku(store, sku)
+    if doc is None:
+        raise _not_found_product()
+    store.delete("product", doc["id"])
+    store.delete("product_sku", sku)
+    for source in SOURCES:
+        store.delete("source_item", f"{sku}|{source}")
+    return respond(True)
+
+
+# -- MSI source items --------------------------------------------------------------------------
+def _put_source_item(store: Store, item: dict[str, Any]) -> None:
+    key = f"{item['sku']}|{item['source_code']}"
+    old = store.get("source_item", key)
+    doc = {
+        "sku": item["sku"],
+        "source_code": item["source_code"],
+        "quantity": item["quantity"],
+        "status": item["status"],
+    }
+    if old is not None and {k: v for k, v in old.items() if k != "updated_at"} == doc:
+        return
+    store.put("source_item", key, doc)
+
+
+async def list_source_items(request: Request) -> Response:
+    check_bearer(request, "Magento_InventoryApi::source")
+    criteria = parse_criteria(request)
+    docs, total = search(_shop(request).store, "source_item", criteria, clamp_last_page=False)
+    return search_result([{k: v for k, v in d.items() if k != "updated_at"} for d in docs], criteria, total)
+
+
+async def post_source_items(request: Request) -> Response:
+    check_bearer(request, "Magento_InventoryApi::source")
+    store = _shop(request).store
+    payload = await _body(request)
+    items = payload.get("sourceItems")
+    if not isinstance(items, list):
+        raise MagentoError(
+            400, '"%fieldName" is required. Enter and try again.', {"fieldName": "sourceItems"}
+        )
+    errors = []
+    clean = []
+    for item in items:
+        if not isinstance(item, dict):
+            errors.append({"message": "Source item is not an object."})
+            continue
+        sku, source, qty, status = (
+            item.get("sku"),
+            item.get("source_code"),
+            item.get("quantity"),
+            item.get("status"),
+        )
+        if not isinstance(sku, str) or not sku.strip():
+            errors.append({"message": '"sku" can not be empty.', "parameters": [{"fieldName": "sku"}]})
+        if not isinstance(source, str) or not source.strip():
+            errors.append(
+                {"message": '"source_code" can not be empty.', "parameters": [{"fieldName": "source_code"}]}
+            )
+        if _number(qty) is None or isinstance(qty, bool):
+            errors.append(
+                {"message": '"quantity" should be numeric.', "parameters": [{"fieldName": "quantity"}]}
+            )
+        if status not in (0, 1):
+            errors.append(
+                {
+                    "message": '"status" should be numeric.'
+                    if _number(status) is None
+                    else "Invalid status.",
+                    "parameters": [{"fieldName": "status"}],
+                }
+            )
+        clean.append({"sku": sku, "source_code": source, "quantity": _number(qty), "status": status})
+    if errors:
+        raise MagentoError(400, "Validation Failed", errors=errors)
+    for item in clean:
+        if item["source_code"] not in SOURCES or _product_by_sku(store, item["sku"]) is None:
+            raise MagentoError(400, "Could not save Source Item")
+    for item in clean:
+        _put_source_item(store, item)
+    return respond([])
+
+
+# -- orders ------------------------------------------------------------------------------------
+def render_order(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in doc.items() if k != "updated_at"}
+    out["updated_at"] = magento_datetime(doc["updated_at"])
+    return out
+
+
+async def list_orders(request: Request) -> Response:
+    check_bearer(request, "Magento_Sales::actions_view")
+    criteria = parse_criteria(request)
+    docs, total = search(_shop(request).store, "order", criteria, clamp_last_page=True)
+    return search_result([render_order(d) for d in docs], criteria, total)
+
+
+def _order(store: Store, raw: str) -> dict[str, Any]:
+    try:
+        oid = int(raw)
+    except ValueError as exc:
+        raise MagentoError(
+            404, "The entity that was requested doesn't exist. Verify the entity and try again."
+        ) from exc
+    doc = store.get("order", oid)
+    if doc is None:
+        raise MagentoError(
+            404, "The entity that was requested doesn't exist. Verify the entity and try again."
+        )
+    return doc
+
+
+async def get_order(request: Request) -> Response:
+    check_bearer(request, "Magento_Sales::actions_view")
+    return respond(render_order(_order(_shop(request).store, request.path_params["id"])))
+
+
+async def post_order_comment(request: Request) -> Response:
+    check_bearer(request, "Magento_Sales::comment")
+    store = _shop(request).store
+    old = _order(store, request.path_params["id"])
+    payload = await _body(request)
+    history = payload.get("statusHistory")
+    if not isinstance(history, dict) or "comment" not in history:
+        raise MagentoError(
+            400, '"%fieldName" is required. Enter and try again.', {"fieldName": "statusHistory"}
+        )
+    doc = json.loads(json.dumps(old))
+    doc.pop("updated_at", None)
+    histories = doc.setdefault("status_histories", [])
+    entry_id = old["entity_id"] * 1000 + len(histories) + 1
+    entry = {
+        "comment": str(history.get("comment", "")),
+        "created_at": _dt(datetime.now(UTC)),
+        "entity_id": entry_id,
+        "entity_name": "order",
+        "is_customer_notified": int(history.get("is_customer_notified") or 0),
+        "is_visible_on_front": int(history.get("is_visible_on_front") or 0),
+        "parent_id": old["entity_id"],
+        "status": history.get("status") or doc["status"],
+    }
+    histories.insert(0, entry)
+    if history.get("status"):
+        doc["status"] = history["status"]
+    store.put("order", old["entity_id"], doc)
+    return respond(True)
+
+
+# -- customers ---------------------------------------------------------------------------------
+def render_customer(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in doc.items() if k != "updated_at"}
+    out["updated_at"] = magento_datetime(doc["updated_at"])
+    return out
+
+
+def _customer(store: Store, raw: str) -> dict[str, Any]:
+    try:
+        cid = int(raw)
+    except ValueError:
+        cid = -1
+    doc = store.get("customer", cid) if cid > 0 else None
+    if doc is None:
+        raise MagentoError(
+            404,
+            "No such entity with %fieldName = %fieldValue",
+            {"fieldName": "customerId", "fieldValue": raw},
+        )
+    return doc
+
+
+async def search_customers(request: Request) -> Response:
+    check_bearer(request, "Magento_Customer::customer")
+    criteria = parse_criteria(request)
+    docs, total = search(_shop(request).store, "customer", criteria, clamp_last_page=True)
+    return search_result([render_customer(d) for d in docs], criteria, total)
+
+
+async def get_customer(request: Request) -> Response:
+    check_bearer(request, "Magento_Customer::customer")
+    return respond(render_customer(_customer(_shop(request).store, request.path_params["customerId"])))
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def save_customer(store: Store, customer: Any, old: dict[str, Any] | None) -> dict[str, Any]:
+    if not isinstance(customer, dict):
+        raise MagentoError(400, '"%fieldName" is required. Enter and try again.', {"fieldName": "customer"})
+    for key in customer:
+        if key not in CUSTOMER_KEYS:
+            raise MagentoError(
+                400, 'Property "%fieldName" does not have accessor method "%fieldValue" in class "Magento\\Customer\\Api\\Data\\CustomerInterface".',
+                {"fieldName": key, "fieldValue": "get" + "".join(p.capitalize() for p in key.split("_"))},
+            )  # fmt: skip
+    for field in ("email", "firstname", "lastname"):
+        value = customer.get(field, old.get(field) if old else None)
+        if not isinstance(value, str) or not value.strip():
+            raise MagentoError(
+                400,
+                '"%fieldName" is a required value.',
+                {"fieldName": {"email": "Email", "firstname": "First Name", "lastname": "Last Name"}[field]},
+            )
+    email = customer.get("email", old["email"] if old else "").strip()
+    if not _EMAIL.match(email):
+        raise MagentoError(400, '"Email" is not a valid email address.')
+    owner = store.get("customer_email", email.lower())
+    if owner is not None and (old is None or owner["id"] != old["id"]):
+        raise MagentoError(
+            400, "A customer with the same email address already exists in an associated website."
+        )
+    now = _dt(datetime.now(UTC))
+    if old is None:
+        cid = next_id(store, "customer")
+        doc: dict[str, Any] = {
+            "id": cid, "group_id": 1, "created_at": now, "created_in": "Default Store View", "email": email,
+            "firstname": "", "lastname": "", "store_id": 1, "website_id": 1, "addresses": [],
+            "disable_auto_group_change": 0, "extension_attributes": {"is_subscribed": False},
+        }  # fmt: skip
+    else:
+        doc = json.loads(json.dumps(old))
+        doc.pop("updated_at", None)
+        cid = doc["id"]
+    for key, value in customer.items():
+        if key in ("id", "created_at", "updated_at", "addresses", "extension_attributes"):
+            continue
+        doc[key] = value
+    doc["email"] = email
+    if isinstance(customer.get("extension_attributes"), dict):
+        doc["extension_attributes"].update(
+            {
+                k: v
+                for k, v in customer["extension_attributes"].items()
+                if k in ("is_subscribed", "assistance_allowed")
+            }
+        )
+    if isinstance(customer.get("addresses"), list):
+        addresses = []
+        for n, address in enumerate(customer["addresses"], start=1):
+            if not isinstance(address, dict):
+                continue
+            address = {**address, "customer_id": cid}
+            address.setdefault("id", cid * 100 + n)
+            address.setdefault("region", {"region_code": "", "region": "", "region_id": 0})
+            address.setdefault("region_id", 0)
+            addresses.append(address)
+            if address.get("default_billing"):
+                doc["default_billing"] = str(address["id"])
+            if address.get("default_shipping"):
+                doc["default_shipping"] = str(address["id"])
+        doc["addresses"] = addresses
+    if old is not None and {k: v for k, v in old.items() if k != "updated_at"} == doc:
+        return old
+    store.put("customer", cid, doc)
+    if old is not None and old["email"].lower() != email.lower():
+        store.delete("customer_email", old["email"].lower())
+    if old is None or old["email"].lower() != email.lower():
+        store.put("customer_email", email.lower(), {"id": cid})
+    return doc
+
+
+async def post_customer(request: Request) -> Response:
+    check_bearer(request, "Magento_Customer::manage")
+    payload = await _body(request)
+    customer = payload.get("customer")
+    if isinstance(customer, dict) and customer.get("id"):
+        raise MagentoError(
+            400, "A customer with the same email address already exists in an associated website."
+        )
+    return respond(render_customer(save_customer(_shop(request).store, customer, None)))
+
+
+async def put_customer(request: Request) -> Response:
+    check_bearer(request, "Magento_Customer::manage")
+    store = _shop(request).store
+    old = _customer(store, request.path_params["customerId"])
+    payload = await _body(request)
+    return respond(render_customer(save_customer(store, payload.get("customer"), old)))
+
+
+async def delete_customer(request: Request) -> Response:
+    check_bearer(request, "Magento_Customer::delete")
+    store = _shop(request).store
+    old = _customer(store, request.path_params["customerId"])
+    store.delete("customer", old["id"])
+    store.delete("customer_email", old["email"].lower())
+    return respond(True)
+
+
+# -- app ---------------------------------------------------------------------------------------
+def _guard(handler):
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except MagentoError as exc:
+            return exc.response()
+
+    wrapped.__name__ = handler.__name__
+    return wrapped
+
+
+def routes() -> list[Route]:
+    table = [
+        ("integration/admin/token", admin_token, ["POST"]),
+        ("products", list_products, ["GET"]),
+        ("products", post_product, ["POST"]),
+        ("products/{sku}", get_product, ["GET"]),
+        ("products/{sku}", put_product, ["PUT"]),
+        ("products/{sku}", delete_product, ["DELETE"]),
+        ("inventory/source-items", list_source_items, ["GET"]),
+        ("inventory/source-items", post_source_items, ["POST"]),
+        ("orders", list_orders, ["GET"]),
+        ("orders/{id}", get_order, ["GET"]),
+        ("orders/{id}/comments", post_order_comment, ["POST"]),
+        ("customers/search", search_customers, ["GET"]),
+        ("customers", post_customer, ["POST"]),
+        ("customers/{customerId}", get_customer, ["GET"]),
+        ("customers/{customerId}", put_customer, ["PUT"]),
+        ("customers/{customerId}", delete_customer, ["DELETE"]),
+    ]
+    out = []
+    for prefix in ("/rest/default/V1/", "/rest/V1/", "/rest/all/V1/"):
+        for path, handler, methods in table:
+            out.append(Route(prefix + path, _guard(handler), methods=methods))
+    return out
+
+
+def create_app(
+    store_path: str | None = None,
+    seed: int = 42,
+    credentials: ShopCredentials | None = None,
+    faults: FaultConfig | None = None,
+    *,
+    token_ttl: int = TOKEN_TTL,
+) -> SandboxApp:
+    """The shop stand-in; ``token_ttl`` is the admin tokens' lifetime (s, Magento's default 4 h)."""
+    return SandboxApp(
+        name="shop",
+        routes=routes(),
+        store_path=store_path,
+        seed=seed,
+        seeder=seed_shop,
+        faults=faults,
+        error_body=error_body,
+        credentials=credentials or ShopCredentials.from_env(),
+        options={"tokens": {}, "token_ttl": token_ttl},
+    )
