@@ -27,8 +27,8 @@ dev: $(DEVSTAMP)
 
 ## make run: migrate, seed roles and the demo admin, then serve the console and a worker cluster.
 run: $(STAMP)
-	$(PY) manage.py bootstrap --demo-admin
-	$(PY) manage.py serve
+	$(PY) manage.py bootstrap --demo-admin --demo-systems
+	$(PY) manage.py serve --sandbox
 
 ## make test: the whole suite (unit, API, websocket, browser). Browser tests skip loudly without Chromium.
 test: $(DEVSTAMP)

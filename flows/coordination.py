@@ -15,6 +15,7 @@ from functools import cache
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from flows.connectors.errors import TransientError
 from integration_hub import crypto
 
 # A lease outlives the request it covers by this much; a dead process's leases expire on their own.
@@ -32,7 +33,9 @@ class Budget:
         self.rate = rate if rate and rate > 0 else None
         self.concurrency = concurrency if concurrency and concurrency > 0 else None
         self.lease_seconds = lease_seconds + LEASE_MARGIN
-        self.burst = max(1.0, self.rate or 1.0)
+        # No burst: requests are spaced 1/rate apart, so no one-second window holds more than
+        # rate + 1 of them (a vendor's "N per second" usually means exactly that).
+        self.burst = 1.0
 
     @property
     def unlimited(self) -> bool:
@@ -51,8 +54,9 @@ class Budget:
             if lease is not None:
                 break
             if time.monotonic() + wait > deadline:
-                raise TimeoutError(
-                    f"request budget of system {self.system_id} not available within {timeout:.0f}s"
+                raise TransientError(
+                    f"The request budget of system {self.system_id} stayed full for {timeout:.0f} s.",
+                    reason="budget",
                 )
             time.sleep(wait)
         try:
@@ -74,6 +78,12 @@ def delete_shared(key: str) -> None:
     _backend().delete(key)
 
 
+def rotate_shared_values() -> int:
+    """Re-encrypt the shared values with the newest key (Redis; the database rows are rotated with the
+    other tables). Unreadable values are dropped: they are caches and will be fetched again."""
+    return _backend().rotate_all()
+
+
 @contextmanager
 def lock(name: str, ttl: float = 30.0, wait: float = 30.0):
     """A cross-process lock (e.g. one OAuth refresh at a time). Expires after ``ttl`` if its holder dies."""
@@ -82,7 +92,7 @@ def lock(name: str, ttl: float = 30.0, wait: float = 30.0):
     deadline = time.monotonic() + wait
     while not backend.try_lock(name, token, ttl):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"lock {name!r} still held after {wait:.0f}s")
+            raise TransientError(f"lock {name!r} still held after {wait:.0f}s", reason="budget")
         time.sleep(0.05)
     try:
         yield
@@ -144,7 +154,12 @@ class DatabaseBackend:
         from flows.models import SharedValue
 
         row = SharedValue.objects.filter(key=key, expires__gt=time.time()).first()
-        return crypto.decrypt(row.value) if row else None
+        if row is None:
+            return None
+        try:
+            return crypto.decrypt(row.value)
+        except crypto.DecryptionError:
+            return None  # encrypted with a key no longer configured: a cache miss, fetched again
 
     def set(self, key: str, value: str, ttl: float) -> None:
         from flows.models import SharedValue
@@ -157,6 +172,9 @@ class DatabaseBackend:
         from flows.models import SharedValue
 
         SharedValue.objects.filter(key=key).delete()
+
+    def rotate_all(self) -> int:
+        return 0  # the rows are re-encrypted by rotate_encryption_keys with the other tables
 
     def try_lock(self, name: str, token: str, ttl: float) -> bool:
         from flows.models import SharedValue
@@ -225,13 +243,33 @@ class RedisBackend:
 
     def get(self, key: str) -> str | None:
         raw = self.client.get(f"{self.prefix}:value:{key}")
-        return crypto.decrypt(raw.decode()) if raw else None
+        if not raw:
+            return None
+        try:
+            return crypto.decrypt(raw.decode())
+        except crypto.DecryptionError:
+            return None  # encrypted with a key no longer configured: a cache miss, fetched again
 
     def set(self, key: str, value: str, ttl: float) -> None:
         self.client.set(f"{self.prefix}:value:{key}", crypto.encrypt(value), px=max(1, int(ttl * 1000)))
 
     def delete(self, key: str) -> None:
         self.client.delete(f"{self.prefix}:value:{key}")
+
+    def rotate_all(self) -> int:
+        count = 0
+        for key in self.client.scan_iter(match=f"{self.prefix}:value:*"):
+            raw, ttl = self.client.get(key), self.client.pttl(key)
+            if not raw:
+                continue
+            try:
+                value = crypto.rotate(raw.decode())
+            except crypto.DecryptionError:
+                self.client.delete(key)
+                continue
+            self.client.set(key, value, px=ttl if ttl and ttl > 0 else None)
+            count += 1
+        return count
 
     def try_lock(self, name: str, token: str, ttl: float) -> bool:
         return bool(self.client.set(f"{self.prefix}:lock:{name}", token, nx=True, px=int(ttl * 1000)))

@@ -14,6 +14,36 @@ SECRET = "secret_"  # noqa: S105  (a field-name prefix)
 CLEAR = "clear_"
 
 
+# Labels of the secrets connectors commonly declare; a connector may name others in ``secret_labels``.
+SECRET_LABELS = {
+    "password": gettext_lazy("Password"),
+    "token": gettext_lazy("Token"),
+    "access_token": gettext_lazy("Access token"),
+    "api_key": gettext_lazy("API key"),
+    "client_secret": gettext_lazy("Client secret"),
+    "private_key": gettext_lazy("Private key"),
+}
+
+
+def secret_label(connector_class, name: str) -> str:
+    labels = {**SECRET_LABELS, **getattr(connector_class, "secret_labels", {})}
+    return str(labels.get(name, name.replace("_", " ").capitalize()))
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A text area that never shows a value, not even the one just typed into a form sent back."""
+
+    def format_value(self, value):
+        return ""
+
+
+def _secret_widget(connector_class, name: str):
+    """Secrets are never rendered back: a password input, or an always-empty text area for long values."""
+    if getattr(connector_class, "secret_widgets", {}).get(name) == "textarea":
+        return WriteOnlyTextarea(attrs={"rows": 3, "class": "font-monospace", "autocomplete": "off"})
+    return forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+
+
 def connector_fields(
     connector_class, existing_secrets: list[str] = (), initial_params: dict | None = None
 ) -> dict:
@@ -32,17 +62,19 @@ def connector_fields(
     for name in connector_class.sensitive_parameters:
         stored = name in existing_secrets
         fields[f"{SECRET}{name}"] = forms.CharField(
-            label=name.replace("_", " ").capitalize(),
+            label=secret_label(connector_class, name),
             required=False,
             strip=False,
-            widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+            widget=_secret_widget(connector_class, name),
             help_text=_("A value is stored; leave empty to keep it.")
             if stored
             else _("Stored encrypted; never shown again."),
         )
         if stored:
             fields[f"{CLEAR}{name}"] = forms.BooleanField(
-                label=_("Remove the stored %(name)s") % {"name": name.replace("_", " ")}, required=False
+                label=_("Remove the stored value of “%(name)s”")
+                % {"name": secret_label(connector_class, name)},
+                required=False,
             )
     return fields
 
@@ -92,6 +124,13 @@ class SystemForm(ConsoleModelForm):
         label=gettext_lazy("Connector"),
         help_text=gettext_lazy("How the hub talks to this system. Its settings appear below."),
     )
+    webhook_secret = forms.CharField(
+        label=gettext_lazy("Signature secret"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=gettext_lazy("The shared secret the system signs its webhooks with. Stored encrypted."),
+    )
 
     class Meta:
         model = System
@@ -108,6 +147,11 @@ class SystemForm(ConsoleModelForm):
             "rate_limit",
             "max_concurrency",
             "verify_tls",
+            "webhook_enabled",
+            "webhook_signature_header",
+            "webhook_signature_encoding",
+            "webhook_event_id",
+            "webhook_topic",
         )
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         help_texts = {
@@ -117,6 +161,8 @@ class SystemForm(ConsoleModelForm):
     def __init__(self, data=None, *args, **kwargs):
         super().__init__(data, *args, **kwargs)
         self.fields["owner"].queryset = active_users()
+        if self.instance.webhook_secret_encrypted:
+            self.fields["webhook_secret"].help_text = _("A secret is stored; leave empty to keep it.")
         self.fields["connector"].choices = [("", "—"), *connector_choices()]
         # Changing the connector redraws the form with that connector's own settings (htmx).
         self.fields["connector"].widget.attrs.update(
@@ -158,10 +204,31 @@ class SystemForm(ConsoleModelForm):
             (_("Connection"), ["connector", *connection]),
             (_("Credentials"), secrets),
             (_("Limits"), ["timeout", "rate_limit", "max_concurrency", "verify_tls"]),
+            (
+                _("Webhooks"),
+                [
+                    "webhook_enabled",
+                    "webhook_secret",
+                    "webhook_signature_header",
+                    "webhook_signature_encoding",
+                    "webhook_event_id",
+                    "webhook_topic",
+                ],
+            ),
         ]
 
     def clean(self):
         cleaned = super().clean()
+        header = cleaned.get("webhook_signature_header")
+        if (
+            cleaned.get("webhook_enabled")
+            and header
+            and not (cleaned.get("webhook_secret") or self.instance.webhook_secret_encrypted)
+        ):
+            self.add_error(
+                "webhook_secret",
+                _("Needed to check the signature header; or empty the header to accept unsigned events."),
+            )
         if self.connector_class is None:
             return cleaned
         self.params, self.secrets, errors = clean_connector_config(
@@ -175,6 +242,12 @@ class SystemForm(ConsoleModelForm):
         system = super().save(commit=False)
         system.parameters = self.params
         system.secrets = self.secrets
+        if self.cleaned_data.get("webhook_secret"):
+            system.webhook_secret = self.cleaned_data["webhook_secret"]
+        if system.webhook_enabled and not system.webhook_token:
+            from flows.webhooks import new_token
+
+            system.webhook_token = new_token()
         if commit:
             system.save()
         return system

@@ -4,12 +4,14 @@ tasks call these; each records what happened and publishes its event after commi
 from __future__ import annotations
 
 import logging
+import re
 
 from django.db import transaction
 from django.utils import timezone
 
 from flows.choices import HealthStatus
 from flows.connectors.base import CheckResult, Entity
+from flows.connectors.discovery import guess_personal
 from flows.connectors.http import explain
 from flows.models import System, SystemCheck
 from integration_hub import realtime
@@ -83,19 +85,40 @@ def mask_value(value):
     return f"{text[:2]}{'*' * (len(text) - 4)}{text[-2:]}"
 
 
-def _mask_record(record, personal_paths: set[str], prefix: str = ""):
-    if not isinstance(record, dict):
-        return record
-    out = {}
-    for key, value in record.items():
-        path = f"{prefix}{key}"
-        if path in personal_paths:
-            out[key] = mask_value(value) if not isinstance(value, dict | list) else "***"
-        elif isinstance(value, dict):
-            out[key] = _mask_record(value, personal_paths, f"{path}.")
-        else:
-            out[key] = value
-    return out
+_SECRETISH = re.compile(r"password|passwd|secret|token|api.?key|authori[sz]ation|private.?key", re.I)
+
+
+def mask_record(value, personal_paths: set[str] = frozenset(), path: str = ""):
+    """``value`` with personal and secret-looking data masked, at any depth, inside lists too.
+
+    A value is masked when its dotted path was flagged personal, when its own key looks personal
+    (e-mail, phone, name, address…) or secret (password, token…), or when it looks like an e-mail
+    address or a phone number whatever its key.
+    """
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            if _SECRETISH.search(str(key)):
+                out[key] = "***"
+            elif child in personal_paths or guess_personal(
+                str(key), [item] if not isinstance(item, dict | list) else []
+            ):
+                out[key] = (
+                    mask_value(item)
+                    if not isinstance(item, dict | list)
+                    else mask_record(item, {child}, child)
+                )
+            else:
+                out[key] = mask_record(item, personal_paths, child)
+        return out
+    if isinstance(value, list):
+        return [mask_record(item, personal_paths, path) for item in value]
+    if path in personal_paths:
+        return mask_value(value)
+    if isinstance(value, str) and guess_personal("", [value]):
+        return mask_value(value)  # an e-mail address or a phone number under an innocent key
+    return value
 
 
 def discover_system(system: System, sample_size: int = 5) -> list[dict]:
@@ -116,7 +139,7 @@ def discover_system(system: System, sample_size: int = 5) -> list[dict]:
         for f in data["fields"]:
             if f["personal"]:
                 f["example"] = mask_value(f["example"])
-        data["samples"] = [_mask_record(s, personal) for s in data["samples"]]
+        data["samples"] = [mask_record(s, personal) for s in data["samples"]]
         found.append(data)
     now = timezone.now()
     with transaction.atomic():

@@ -1,18 +1,54 @@
 import django_tables2 as tables
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from flows.connectors.registry import get_connector_class
 from flows.models import System
 from integration_hub.tables import BaseTable, ChoiceBadgeColumn
+
+
+class HealthColumn(tables.Column):
+    def render(self, value, record):
+        latency = f" {record.last_latency_ms:.0f} ms" if record.last_latency_ms is not None else ""
+        return format_html(
+            '<span class="badge badge-health-{}">{}</span><span class="small text-body-secondary">{}</span>',
+            record.health_status,
+            record.get_health_status_display(),
+            latency,
+        )
+
+    def value(self, record, value):
+        return record.get_health_status_display()
 
 
 class SystemTable(BaseTable):
     name = tables.Column(linkify=True, verbose_name=_("Name"))
     role = ChoiceBadgeColumn(verbose_name=_("Role"))
+    connector = tables.Column(verbose_name=_("Connector"))
+    health_status = HealthColumn(verbose_name=_("Health"))
     criticality = ChoiceBadgeColumn(verbose_name=_("Criticality"))
     owner = tables.Column(verbose_name=_("Owner"), default="—")
     enabled = tables.BooleanColumn(verbose_name=_("Enabled"))
-    updated = tables.DateTimeColumn(verbose_name=_("Updated"), short=True)
+    last_check_at = tables.DateTimeColumn(verbose_name=_("Last check"), short=True, default="—")
 
     class Meta(BaseTable.Meta):
         model = System
-        fields = ("name", "role", "criticality", "owner", "enabled", "updated")
+        fields = (
+            "name",
+            "role",
+            "connector",
+            "health_status",
+            "criticality",
+            "owner",
+            "enabled",
+            "last_check_at",
+        )
+
+    def render_connector(self, value):
+        try:
+            return get_connector_class(value).label
+        except KeyError:
+            return value or "—"
+
+    def value_connector(self, value):
+        return str(self.render_connector(value))

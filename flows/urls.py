@@ -14,4 +14,10 @@ urlpatterns = [
     path("systems/<int:pk>/access/", views.SystemAccessView.as_view(), name="system_access"),
     path("systems/<int:pk>/check/", views.SystemCheckView.as_view(), name="system_check"),
     path("systems/<int:pk>/discover/", views.SystemDiscoverView.as_view(), name="system_discover"),
+    path("systems/<int:pk>/webhook/rotate/", views.WebhookRotateView.as_view(), name="system_webhook_rotate"),
 ]
+
+hook_patterns = (
+    [path("<slug:slug>/<str:token>/", views.WebhookReceiveView.as_view(), name="receive")],
+    "hooks",
+)

@@ -1,15 +1,20 @@
+from django.contrib import messages
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 
-from flows import services
+from flows import services, webhooks
 from flows.connectors.errors import ConnectorError
 from flows.connectors.registry import connector_classes
 from flows.filtersets import SystemFilterSet
 from flows.forms import SystemForm
 from flows.models import System
 from flows.tables import SystemTable
+from integration_hub.decorators import public
 from integration_hub.permissions import can
 from integration_hub.views import generic
 from integration_hub.views.access import ObjectAccessView
@@ -34,6 +39,7 @@ class SystemView(generic.ObjectView):
             "checks": checks,
             "latency_chart": latency_chart(list(reversed(checks))),
             "can_check": can(self.request.user, "check", obj),
+            "webhook_events": obj.webhook_events.all()[:20] if obj.webhook_enabled else [],
             "connector_label": _connector_label(obj),
         }
 
@@ -118,3 +124,27 @@ def latency_chart(checks, width=480, height=80) -> dict | None:
             {"x": x, "y": y} for (x, y), c in zip(coords, points, strict=True) if c.status == "down"
         ],
     }
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(public, name="dispatch")
+class WebhookReceiveView(View):
+    """Where systems push events. Public by design: the token in the address and the HMAC signature
+    authenticate the sender. Answers at once, never runs a sync inline."""
+
+    def post(self, request, slug, token):
+        outcome = webhooks.receive(slug, token, request.body, request.headers)
+        return JsonResponse(outcome.body, status=outcome.status)
+
+
+class WebhookRotateView(generic.ObjectMixin, View):
+    """Give a system a new webhook address (the old one stops working)."""
+
+    queryset = System.objects.all()
+    action = "change"
+
+    def post(self, request, pk):
+        system = self.get_object(pk=pk)
+        webhooks.rotate_token(system)
+        messages.success(request, _("New webhook address created; update it in %(name)s.") % {"name": system})
+        return HttpResponseRedirect(system.get_absolute_url())

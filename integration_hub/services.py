@@ -192,11 +192,8 @@ def update_user(user, *, roles=None, **fields) -> None:
             "users/email_changed.txt", {"user": user, "old": before["email"], "new": after["email"]}
         )
         old = before["email"]
-        transaction.on_commit(
-            lambda: send_mail(
-                _("Your Integration Hub e-mail address was changed"), body, None, [old], fail_silently=True
-            )
-        )
+        subject = _("Your Integration Hub e-mail address was changed")
+        transaction.on_commit(lambda: _send_notice(subject, body, old))
     if before["roles"] != after["roles"] or before["is_active"] != after["is_active"]:
         _notify_access_changed(user)
 

@@ -35,6 +35,8 @@ CSRF_TRUSTED_ORIGINS = get_list("CSRF_TRUSTED_ORIGINS")
 HUB_ENCRYPTION_KEYS = get_list("HUB_ENCRYPTION_KEYS") or [
     read_or_create_secret(DATA_DIR / "encryption.key", lambda: Fernet.generate_key().decode())
 ]
+# The only local folder tree the Files connector may read and write (systems name sub-folders of it).
+HUB_FILES_ROOT = Path(os.environ.get("HUB_FILES_ROOT", DATA_DIR / "files")).resolve()
 # Hosts the hub may open outgoing connections to; empty means any. Tests force loopback.
 HUB_OUTBOUND_ALLOWED_HOSTS = get_list("HUB_OUTBOUND_ALLOWED_HOSTS")
 
@@ -351,7 +353,10 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "integration_hub.log.RequestContextFilter"}},
+    "filters": {
+        "request_context": {"()": "integration_hub.log.RequestContextFilter"},
+        "secret_paths": {"()": "integration_hub.log.SecretPathFilter"},
+    },
     "formatters": {
         "console": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
@@ -359,7 +364,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "console",
-            "filters": ["request_context"],
+            "filters": ["request_context", "secret_paths"],
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("HUB_LOG_LEVEL", "INFO")},
@@ -370,5 +375,7 @@ LOGGING = {
         # each request with secrets and personal values redacted instead.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # The ASGI server's access log names every path; the webhook token is masked in it.
+        "uvicorn.access": {"handlers": ["console"], "filters": ["secret_paths"], "propagate": False},
     },
 }

@@ -2,6 +2,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from flows import urls as flows_urls
 from integration_hub.api.views import APIRootView
 from integration_hub.decorators import public
 from integration_hub.views import audit, auth, placeholders, status, users
@@ -67,6 +68,7 @@ urlpatterns = [
     path("audit/", include(audit_patterns)),
     path("api/", include(api_patterns)),
     path("", include("flows.urls")),
+    path("hooks/", include(flows_urls.hook_patterns)),
     path("flows/", placeholders.SectionPendingView.as_view(section="flows"), name="flows_pending"),
     path("runs/", placeholders.SectionPendingView.as_view(section="runs"), name="runs_pending"),
     path("triage/", placeholders.SectionPendingView.as_view(section="triage"), name="triage_pending"),

@@ -1,4 +1,5 @@
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from flows.connectors.registry import connector_choices, get_connector_class
@@ -9,11 +10,15 @@ from integration_hub.api.serializers import BaseModelSerializer
 
 class SystemSerializer(BaseModelSerializer):
     connector = serializers.ChoiceField(choices=[])
-    parameters = serializers.JSONField(required=False, help_text="The connector's settings (see its form).")
+    parameters = serializers.JSONField(
+        required=False, help_text=gettext_lazy("The connector's settings (see its form).")
+    )
     secrets = serializers.JSONField(
         required=False,
         write_only=True,
-        help_text="Credentials, write-only: {name: value} sets, {name: null} removes; names left out are kept.",
+        help_text=gettext_lazy(
+            "Credentials, write-only: {name: value} sets, {name: null} removes; names left out are kept."
+        ),
     )
     secret_names = serializers.ListField(child=serializers.CharField(), read_only=True)
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from flows.connectors.errors import ConnectorError, NotFound
+from flows.connectors.errors import ConnectorError, NotFound, RecordError
 
 
 class Capability(enum.StrEnum):
@@ -53,7 +53,7 @@ class Field:
         return {
             "name": self.name,
             "type": self.type,
-            "label": self.label or self.name,
+            "label": str(self.label or self.name),
             "required": self.required,
             "personal": self.personal,
             "example": self.example,
@@ -76,7 +76,7 @@ class Entity:
     def as_dict(self) -> dict:
         return {
             "key": self.key,
-            "label": self.label or self.key,
+            "label": str(self.label or self.key),
             "id_field": self.id_field,
             "cursor_field": self.cursor_field,
             "natural_keys": list(self.natural_keys),
@@ -88,11 +88,16 @@ class Entity:
 
 @dataclass
 class Page:
-    """One page of source records. ``cursor`` resumes the read after this page (opaque to the engine)."""
+    """One page of source records. ``cursor`` resumes the read after this page (opaque to the engine).
+
+    ``errors``: source records that could not even be parsed (a broken CSV line): the engine sends
+    each to triage with its message instead of stopping the read.
+    """
 
     records: list[dict]
     cursor: str | None = None
     has_more: bool = False
+    errors: list[RecordError] = field(default_factory=list)
 
 
 @dataclass
@@ -178,6 +183,9 @@ class Connector:
 
         start = time.perf_counter()
         self.retries = 0  # a person is waiting for the answer: report the first failure
+        client = getattr(self, "_client", None)
+        if client is not None and hasattr(client, "max_retries"):
+            client.max_retries = 0  # a client built before the check keeps no retries either
         try:
             self.ping()
         except Exception as exc:  # a connection test reports every failure in plain words
@@ -245,6 +253,10 @@ class Connector:
 
     def delete(self, entity: str, ids: list[str]) -> list[WriteResult]:
         raise NotImplementedError
+
+    def commit(self, entity: str, cursor: str | None) -> None:
+        """Called once the batch that ends at ``cursor`` is committed by the engine: a source that
+        consumes what it delivered (files moved aside, messages acknowledged) does it here. Default: nothing."""
 
     def close(self) -> None:
         """Release connections."""

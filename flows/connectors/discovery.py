@@ -3,7 +3,21 @@
 import re
 from datetime import date, datetime
 
+from django.utils.translation import gettext_lazy
+
 from flows.connectors.base import Field
+
+# Personal-data categories the hub recognises, with their names for people.
+PERSONAL_CATEGORIES = {
+    "email": gettext_lazy("e-mail"),
+    "phone": gettext_lazy("phone"),
+    "name": gettext_lazy("name"),
+    "address": gettext_lazy("address"),
+    "birthdate": gettext_lazy("birth date"),
+    "national_id": gettext_lazy("national id"),
+    "iban": gettext_lazy("bank account"),
+    "ip_address": gettext_lazy("IP address"),
+}
 
 # Name patterns → personal-data category. Checked in order; the first match wins.
 _PERSONAL_NAME_PATTERNS = [

@@ -17,19 +17,18 @@ import re
 import ssl
 import time
 import uuid
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from flows.connectors.base import CheckResult, ConnectionSettings
 from flows.connectors.errors import (
     AuthError,
     ConfigError,
     ConnectorError,
-    NotFound,
     RateLimited,
-    RecordError,
     TransientError,
 )
 from flows.coordination import Budget
@@ -42,6 +41,24 @@ MAX_RETRY_AFTER = 120.0
 USER_AGENT = "IntegrationHub/0.1 (+https://github.com/integration-hub)"
 _SENSITIVE_QUERY = re.compile(r"key|token|secret|password|passwd|signature|sig|auth|session", re.I)
 _EMAIL = re.compile(r"[^@\s/&=?]+@[^@\s/&=?]+")
+
+
+# What a failed connection test's ``kind`` means, in words for the console.
+FAILURE_KINDS = {
+    "dns": gettext_lazy("host not found"),
+    "refused": gettext_lazy("connection refused"),
+    "tls": gettext_lazy("TLS certificate"),
+    "timeout": gettext_lazy("timeout"),
+    "auth": gettext_lazy("credentials refused"),
+    "forbidden": gettext_lazy("not allowed"),
+    "rate_limited": gettext_lazy("rate limited"),
+    "http": gettext_lazy("HTTP error"),
+    "config": gettext_lazy("configuration"),
+    "malformed": gettext_lazy("unreadable answer"),
+    "network": gettext_lazy("network"),
+    "not_found": gettext_lazy("not found"),
+    "host_key": gettext_lazy("unknown host key"),
+}
 
 
 def redact_url(url: str) -> str:
@@ -135,9 +152,14 @@ class HubClient:
         delay = min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311
         time.sleep(max(delay, floor or 0.0))
 
-    def request(self, method: str, url: str, **kwargs) -> httpx.Response:
+    def request(self, method: str, url: str, *, idempotent: bool = True, **kwargs) -> httpx.Response:
         """Send one request with the budget, retries and error mapping. Returns responses < 400 and the
-        4xx the caller must interpret (404 and record-level errors); raises for the rest."""
+        4xx the caller must interpret (404 and record-level errors); raises for the rest.
+
+        ``idempotent=False`` (a create without an idempotency key, a comment): retried only when the
+        request surely never reached the server (connection refused), never after a timeout or a 5xx —
+        it may have been applied, and sending it again would duplicate it.
+        """
         params = kwargs.pop("params", None)
         if params:
             # Merge into the URL's own query: httpx would replace it (a next-page URL keeps its paging).
@@ -158,16 +180,32 @@ class HubClient:
             try:
                 with self.budget.slot():
                     response = self._client.request(method, url, headers=headers, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                # Nothing reached the server: always safe to try again.
+                last_error = (
+                    _transport_error(exc)
+                    if isinstance(exc, httpx.ConnectError)
+                    else TransientError(
+                        _("No answer within %(s)s s.") % {"s": f"{self.settings.timeout:g}"},
+                        reason="timeout",
+                        detail=str(exc),
+                    )
+                )
+                if isinstance(last_error, ConfigError) or last_error.reason == "dns":
+                    raise last_error from exc  # a wrong host name or certificate does not heal
             except httpx.TimeoutException as exc:
                 last_error = TransientError(
                     _("No answer within %(s)s s.") % {"s": f"{self.settings.timeout:g}"},
                     reason="timeout",
                     detail=str(exc),
                 )
+                if not idempotent:
+                    raise last_error from exc  # it may have been applied: never sent twice
             except httpx.TransportError as exc:
+                # The connection broke after the request left (a reset, a half answer).
                 last_error = _transport_error(exc)
-                if last_error.reason in ("dns", "tls"):
-                    raise last_error from exc  # retrying will not fix a wrong host name or certificate
+                if not idempotent or isinstance(last_error, ConfigError):
+                    raise last_error from exc
             else:
                 elapsed = (time.perf_counter() - start) * 1000
                 logger.info(
@@ -181,6 +219,14 @@ class HubClient:
                     extra={"system_id": self.settings.system_id},
                 )
                 status = response.status_code
+                if 300 <= status < 400:
+                    target = response.headers.get("Location", "")
+                    raise ConfigError(
+                        _("The system redirects to %(url)s: use that address in the system's settings.")
+                        % {"url": redact_url(urljoin(str(response.url), target)) if target else "?"},
+                        status=status,
+                        reason="config",
+                    )
                 if status == 429 or (status == 503 and "Retry-After" in response.headers):
                     wait = retry_after_seconds(response)
                     last_error = RateLimited(
@@ -194,6 +240,16 @@ class HubClient:
                         self._sleep_before_retry(attempt, floor=wait)
                         continue
                     raise last_error
+                if status in RETRY_STATUSES and not idempotent:
+                    raise TransientError(
+                        _(
+                            "The system is unavailable (HTTP %(status)s); not resent, it may have been applied."
+                        )
+                        % {"status": status},
+                        status=status,
+                        reason="http",
+                        detail=remote_message(response),
+                    )
                 if status in RETRY_STATUSES:
                     last_error = TransientError(
                         _("The system is unavailable (HTTP %(status)s).") % {"status": status},
@@ -207,6 +263,7 @@ class HubClient:
                         status=401,
                         reason="auth",
                         detail=remote_message(response),
+                        remote=_safe_json(response),
                     )
                 elif status == 403:
                     raise AuthError(
@@ -214,6 +271,7 @@ class HubClient:
                         status=403,
                         reason="forbidden",
                         detail=remote_message(response),
+                        remote=_safe_json(response),
                     )
                 elif status >= 500:
                     raise TransientError(
@@ -227,25 +285,6 @@ class HubClient:
             if attempt < self.max_retries:
                 self._sleep_before_retry(attempt)
         raise last_error
-
-    def json(self, method: str, url: str, *, record_errors: bool = True, **kwargs):
-        """Send and decode a JSON answer; 404 → ``NotFound``, other 4xx → ``RecordError``."""
-        response = self.request(method, url, **kwargs)
-        if response.status_code == 404:
-            raise NotFound(
-                _("Not found: %(url)s") % {"url": redact_url(str(response.url))},
-                status=404,
-                detail=remote_message(response),
-            )
-        if response.status_code >= 400:
-            cls = RecordError if record_errors else ConfigError
-            raise cls(
-                remote_message(response)
-                or _("Rejected (HTTP %(status)s).") % {"status": response.status_code},
-                status=response.status_code,
-                remote=_safe_json(response),
-            )
-        return decode_json(response)
 
 
 def decode_json(response: httpx.Response):
@@ -269,7 +308,7 @@ def _safe_json(response: httpx.Response):
         return response.text[:1000]
 
 
-def _transport_error(exc: httpx.TransportError) -> TransientError:
+def _transport_error(exc: httpx.TransportError) -> TransientError | ConfigError:
     text = f"{exc} {exc.__cause__ or ''}"
     lowered = text.lower()
     if isinstance(exc, httpx.ConnectError) and any(
@@ -286,7 +325,8 @@ def _transport_error(exc: httpx.TransportError) -> TransientError:
             _("The host name could not be found (DNS). Check the URL."), reason="dns", detail=text[:300]
         )
     if isinstance(exc.__cause__, ssl.SSLError) or "certificate" in lowered or "ssl" in lowered:
-        return TransientError(
+        # A certificate problem does not heal by retrying: the admin must fix it.
+        return ConfigError(
             _("The TLS certificate was not accepted: %(detail)s") % {"detail": text[:200]},
             reason="tls",
             detail=text[:300],

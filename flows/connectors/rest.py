@@ -9,10 +9,11 @@ token, ``Link: rel=next``, next URL in the body, or search_after. Incremental re
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 from django import forms
@@ -21,16 +22,34 @@ from django.utils.translation import gettext_lazy
 
 from flows.choices import SystemRole
 from flows.connectors.base import Capability, Connector, Entity, Page, WriteMode, WriteResult
-from flows.connectors.errors import AuthError, ConfigError, NotFound, RecordError
-from flows.connectors.http import HubClient, decode_json, remote_message
+from flows.connectors.definitions import entity_from_definition, entity_list_problem
+from flows.connectors.errors import AuthError, ConfigError, NotFound, RecordError, TransientError
+from flows.connectors.http import HubClient, decode_json, redact_url, remote_message
 from flows.connectors.paths import get_path
 from flows.connectors.registry import register_connector
 from flows.coordination import delete_shared, get_shared, lock, set_shared
 
 
-def token_key(system_id) -> str:
-    """Where a system's OAuth2 access token is shared between worker processes."""
-    return f"oauth-token:{system_id}"
+def token_key(system_id, fingerprint: str) -> str:
+    """Where a system's OAuth2 access token is shared between worker processes. The fingerprint of
+    the credentials is part of it: after an admin changes them, the old token is never used again."""
+    return f"oauth-token:{system_id}:{fingerprint}"
+
+
+def extra_headers(secrets: dict) -> dict | None:
+    """The extra headers kept with the secrets, or None when they are not a JSON object of texts."""
+    try:
+        value = json.loads(secrets.get("headers") or "{}")
+    except ValueError:
+        return None
+    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return value
+    return None
+
+
+def _path_id(value) -> str:
+    """A record id placed in a URL path: quoted whole, so an id like "../users/1" stays one segment."""
+    return quote(str(value), safe="")
 
 
 AUTH_TYPES = [
@@ -87,14 +106,12 @@ class RestConnector(Connector):
         "token_url": forms.URLField(label=gettext_lazy("OAuth2 token URL"), required=False),
         "client_id": forms.CharField(label=gettext_lazy("OAuth2 client id"), required=False),
         "scope": forms.CharField(label=gettext_lazy("OAuth2 scope"), required=False),
-        "headers": forms.JSONField(
-            label=gettext_lazy("Extra headers"),
-            required=False,
-            help_text=gettext_lazy('A JSON object, e.g. {"Accept-Language": "fr"}.'),
-        ),
         "entities": JSONListField(label=gettext_lazy("Entities"), help_text=ENTITIES_HELP),
     }
-    sensitive_parameters = ("password", "token", "api_key", "client_secret")
+    # Extra headers often carry keys: they are kept with the secrets (encrypted, never shown back).
+    sensitive_parameters = ("password", "token", "api_key", "client_secret", "headers")
+    secret_labels = {"headers": gettext_lazy('Extra headers (JSON object, e.g. {"X-Tenant": "fr"})')}
+    secret_widgets = {"headers": "textarea"}
 
     # --- configuration ---------------------------------------------------------------------------
 
@@ -122,10 +139,7 @@ class RestConnector(Connector):
         for name, source in needs:
             if not source.get(name):
                 errors[name] = _("Required for this authentication.")
-        headers = params.get("headers")
-        if headers not in (None, "") and not (
-            isinstance(headers, dict) and all(isinstance(v, str) for v in headers.values())
-        ):
+        if secrets.get("headers") and extra_headers(secrets) is None:
             errors["headers"] = _("Give a JSON object of header names to text values.")
         problem = validate_entities(params.get("entities"))
         if problem:
@@ -141,7 +155,7 @@ class RestConnector(Connector):
     @property
     def client(self) -> HubClient:
         if self._client is None:
-            headers = dict(self.params.get("headers") or {})
+            headers = extra_headers(self.secrets) or {}
             auth_type = self.params.get("auth_type") or "none"
             auth = None
             if auth_type == "basic":
@@ -176,7 +190,7 @@ class RestConnector(Connector):
 
     def _access_token(self, force: bool = False) -> str:
         """An OAuth2 access token, cached for every worker process until shortly before it expires."""
-        key = token_key(self.settings.system_id)
+        key = token_key(self.settings.system_id, self._credentials_fingerprint())
         if not force and (token := get_shared(key)):
             return token
         with lock(key, ttl=self.settings.timeout + 5):
@@ -225,15 +239,40 @@ class RestConnector(Connector):
             )
         return token, float(body.get("expires_in") or 3600)
 
+    def _credentials_fingerprint(self) -> str:
+        parts = [
+            self.params.get(k) or ""
+            for k in ("base_url", "auth_type", "token_url", "client_id", "username", "scope")
+        ]
+        parts += [self.secrets.get(k) or "" for k in ("client_secret", "password")]
+        return hashlib.sha256("\n".join(map(str, parts)).encode()).hexdigest()[:32]
+
+    def _check_origin(self, url: str) -> None:
+        """Credentials go only to the configured base URL's origin: a next-page link or a path that
+        points elsewhere (another host, http instead of https) is refused, never followed."""
+        if "://" not in url and not url.startswith("//"):
+            return
+        base, target = urlsplit(self.params.get("base_url", "")), urlsplit(url)
+        if (base.scheme, base.hostname, base.port) != (target.scheme, target.hostname, target.port):
+            raise ConfigError(
+                _(
+                    "The system pointed to %(url)s, outside its base URL: not followed (credentials stay with the system)."
+                )
+                % {"url": redact_url(url)},
+                reason="config",
+            )
+
     def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
         """A request with the configured auth; an OAuth token refused once is refreshed and retried."""
+        self._check_origin(path)
         kwargs["params"] = {**self._auth_params(), **(kwargs.get("params") or {})}
+        headers = self._oauth_headers()  # a refused token request is final: not retried below
         try:
-            return self.client.request(method, path, headers=self._oauth_headers(), **kwargs)
+            return self.client.request(method, path, headers=headers, **kwargs)
         except AuthError:
             if not (self.params.get("auth_type") or "").startswith("oauth2"):
                 raise
-            delete_shared(token_key(self.settings.system_id))
+            delete_shared(token_key(self.settings.system_id, self._credentials_fingerprint()))
             self._access_token(force=True)
             return self.client.request(method, path, headers=self._oauth_headers(), **kwargs)
 
@@ -261,16 +300,7 @@ class RestConnector(Connector):
                 caps.add(Capability.WRITE)
             if d.get("delete"):
                 caps.add(Capability.DELETE)
-            found.append(
-                Entity(
-                    key=d["key"],
-                    label=d.get("label", d["key"]),
-                    id_field=d.get("id_field", "id"),
-                    cursor_field=d.get("cursor_field", ""),
-                    natural_keys=tuple(d.get("natural_keys", ())),
-                    capabilities=frozenset(caps),
-                )
-            )
+            found.append(entity_from_definition(d, caps))
         return found
 
     # --- read ------------------------------------------------------------------------------------
@@ -305,6 +335,13 @@ class RestConnector(Connector):
             response = self._call("GET", url, params=params)
             if response.status_code == 404:
                 raise NotFound(_("The list endpoint %(path)s does not exist.") % {"path": url}, status=404)
+            if response.status_code in (408, 423, 425):
+                raise TransientError(
+                    _("Reading %(entity)s was refused for now (HTTP %(status)s): %(message)s")
+                    % {"entity": entity, "status": response.status_code, "message": remote_message(response)},
+                    status=response.status_code,
+                    reason="http",
+                )
             if response.status_code >= 400:
                 raise ConfigError(
                     _("Reading %(entity)s was refused (HTTP %(status)s): %(message)s")
@@ -346,15 +383,17 @@ class RestConnector(Connector):
             page = state.get("page", paging.get("first_page", 1))
             if total_pages is not None and page >= int(total_pages):
                 return None
-            return {"page": page + 1} if len(records) >= size or total_pages is not None else None
+            # A short page does not prove the end (many APIs cap the page size below what was asked):
+            # only an empty page or the stated total does.
+            return {"page": page + 1}
         if kind == "offset":
-            return {"offset": state.get("offset", 0) + len(records)} if len(records) >= size else None
+            return {"offset": state.get("offset", 0) + len(records)}
         if kind == "cursor":
             token = get_path(body, paging.get("cursor_path", "next_cursor"))
             return {"token": token} if token else None
         if kind == "search_after":
             last = get_path(records[-1], paging.get("search_after_field", "id"))
-            return {"token": last} if len(records) >= size and last is not None else None
+            return {"token": last} if last is not None else None
         if kind == "link":
             link = response.links.get("next", {}).get("url")
             return {"url": urljoin(str(response.url), link)} if link else None
@@ -369,7 +408,7 @@ class RestConnector(Connector):
         records = []
         for record_id in ids:
             try:
-                body = self._json("GET", path.format(id=record_id))
+                body = self._json("GET", path.format(id=_path_id(record_id)))
             except NotFound:
                 continue
             record = get_path(body, d["fetch_record_path"]) if d.get("fetch_record_path") else body
@@ -411,11 +450,12 @@ class RestConnector(Connector):
         try:
             if record_id not in (None, "") and update and mode != WriteMode.CREATE:
                 body = self._json(
-                    update.get("method", "PUT"), update["path"].format(id=record_id), json=record
+                    update.get("method", "PUT"), update["path"].format(id=_path_id(record_id)), json=record
                 )
                 action = "updated"
             elif create and mode != WriteMode.UPDATE:
-                body = self._json(create.get("method", "POST"), create["path"], json=record)
+                # A create has no idempotency key here: never resent after a timeout or a 5xx.
+                body = self._json(create.get("method", "POST"), create["path"], json=record, idempotent=False)
                 action = "created"
             else:
                 raise RecordError(_("Nothing to write to: no id for an update, or creating is not allowed."))
@@ -428,7 +468,11 @@ class RestConnector(Connector):
 
     def _write_batch(self, d, batch, records) -> list[WriteResult]:
         payload = {batch.get("body_key", "items"): records} if batch.get("body_key", "items") else records
-        response = self._call(batch.get("method", "POST"), batch["path"], json=payload)
+        # A batch endpoint's semantics are unknown (it may create): never resent after a lost answer
+        # unless its definition says it is an upsert ("idempotent": true).
+        response = self._call(
+            batch.get("method", "POST"), batch["path"], json=payload, idempotent=bool(batch.get("idempotent"))
+        )
         if response.status_code >= 400 and response.status_code not in (207, 422):
             error = RecordError(remote_message(response), status=response.status_code)
             return [WriteResult.failed(error) for _ in records]
@@ -464,7 +508,9 @@ class RestConnector(Connector):
             )
         results = []
         for record_id in ids:
-            response = self._call(delete.get("method", "DELETE"), delete["path"].format(id=record_id))
+            response = self._call(
+                delete.get("method", "DELETE"), delete["path"].format(id=_path_id(record_id))
+            )
             if response.status_code in (200, 202, 204, 404):
                 results.append(WriteResult(ok=True, target_id=str(record_id), action="deleted"))
             else:
@@ -495,53 +541,55 @@ def format_since(value: str, fmt: str) -> str:
     return moment.astimezone(UTC).strftime(fmt)
 
 
+def _relative(path) -> bool:
+    return (
+        isinstance(path, str)
+        and bool(path)
+        and "://" not in path
+        and not path.startswith("//")
+        and ".." not in path
+    )
+
+
 def validate_entities(value) -> str:
     """The first problem of an entities definition, in words; empty when it is usable."""
-    if not isinstance(value, list) or not value:
-        return _("Give a JSON list with at least one entity.")
-    keys = set()
-    for index, d in enumerate(value, start=1):
-        where = _("Entity %(n)s") % {"n": index}
-        if not isinstance(d, dict):
-            return _("%(where)s is not a JSON object.") % {"where": where}
-        key = d.get("key")
-        if not isinstance(key, str) or not key.strip():
-            return _('%(where)s needs a “key” (e.g. "products").') % {"where": where}
-        if key in keys:
-            return _("%(where)s repeats the key “%(key)s”.") % {"where": where, "key": key}
-        keys.add(key)
-        where = _("Entity “%(key)s”") % {"key": key}
-        path = d.get("path")
-        if not isinstance(path, str) or not path or "://" in path or ".." in path:
-            return _('%(where)s needs a “path” relative to the base URL, e.g. "/products".') % {
-                "where": where
-            }
-        paging = d.get("pagination") or {}
-        if not isinstance(paging, dict) or paging.get("type", "none") not in PAGINATION_TYPES:
-            return _("%(where)s: pagination “type” must be one of %(types)s.") % {
+    return entity_list_problem(value, _check_entity)
+
+
+def _check_entity(where: str, d: dict) -> str:
+    path = d.get("path")
+    if not _relative(path):
+        return _('%(where)s needs a “path” relative to the base URL, e.g. "/products".') % {"where": where}
+    paging = d.get("pagination") or {}
+    if not isinstance(paging, dict) or paging.get("type", "none") not in PAGINATION_TYPES:
+        return _("%(where)s: pagination “type” must be one of %(types)s.") % {
+            "where": where,
+            "types": ", ".join(sorted(PAGINATION_TYPES)),
+        }
+    if "page_size" in paging and (
+        not isinstance(paging["page_size"], int) or not 1 <= paging["page_size"] <= 10000
+    ):
+        return _("%(where)s: “page_size” must be a whole number from 1 to 10000.") % {"where": where}
+    for name, value in (("fetch_path", d.get("fetch_path")), ("delete", (d.get("delete") or {}).get("path"))):
+        if value is not None and not _relative(value):
+            return _("%(where)s: “%(name)s” needs a path relative to the base URL.") % {
                 "where": where,
-                "types": ", ".join(sorted(PAGINATION_TYPES)),
+                "name": name,
             }
-        if "page_size" in paging and (
-            not isinstance(paging["page_size"], int) or not 1 <= paging["page_size"] <= 10000
-        ):
-            return _("%(where)s: “page_size” must be a whole number from 1 to 10000.") % {"where": where}
-        incremental = d.get("incremental") or {}
-        if incremental and not isinstance(incremental.get("param"), str):
-            return _("%(where)s: “incremental” needs a “param”.") % {"where": where}
-        write = d.get("write") or {}
-        for part in ("create", "update", "batch"):
-            spec = write.get(part)
-            if spec is not None and not (
-                isinstance(spec, dict) and isinstance(spec.get("path"), str) and "://" not in spec["path"]
-            ):
-                return _("%(where)s: write “%(part)s” needs a relative “path”.") % {
-                    "where": where,
-                    "part": part,
-                }
-            if spec and spec.get("method", "POST").upper() not in ("POST", "PUT", "PATCH"):
-                return _("%(where)s: write “%(part)s” method must be POST, PUT or PATCH.") % {
-                    "where": where,
-                    "part": part,
-                }
+    incremental = d.get("incremental") or {}
+    if incremental and not isinstance(incremental.get("param"), str):
+        return _("%(where)s: “incremental” needs a “param”.") % {"where": where}
+    write = d.get("write") or {}
+    for part in ("create", "update", "batch"):
+        spec = write.get(part)
+        if spec is not None and not (isinstance(spec, dict) and _relative(spec.get("path"))):
+            return _("%(where)s: write “%(part)s” needs a relative “path”.") % {
+                "where": where,
+                "part": part,
+            }
+        if spec and spec.get("method", "POST").upper() not in ("POST", "PUT", "PATCH"):
+            return _("%(where)s: write “%(part)s” method must be POST, PUT or PATCH.") % {
+                "where": where,
+                "part": part,
+            }
     return ""

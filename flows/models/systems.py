@@ -70,6 +70,48 @@ class System(AuditedModel):
         help_text=_("Turn off only for a test system with a self-signed certificate."),
     )
 
+    webhook_enabled = models.BooleanField(
+        _("receive webhooks"),
+        default=False,
+        help_text=_("Accept event notifications from this system at its webhook address."),
+    )
+    webhook_token = models.CharField(max_length=64, blank=True, editable=False)
+    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    webhook_signature_header = models.CharField(
+        _("signature header"),
+        max_length=100,
+        blank=True,
+        default="X-Hub-Signature-256",
+        help_text=_(
+            "The header carrying the HMAC-SHA256 of the body, e.g. X-Shopify-Hmac-Sha256. Empty: no signature check."
+        ),
+    )
+    webhook_signature_encoding = models.CharField(
+        _("signature encoding"),
+        max_length=10,
+        choices=[("hex", _("hexadecimal")), ("base64", _("base64"))],
+        default="hex",
+        blank=True,
+    )
+    webhook_event_id = models.CharField(
+        _("event id"),
+        max_length=100,
+        blank=True,
+        default="",
+        help_text=_(
+            "Where the provider's unique event id is, to ignore redeliveries: body:<path> (covered by the "
+            "signature), or header:<name> (not covered: a replayed body could claim a new id). Empty: a hash "
+            "of the body."
+        ),
+    )
+    webhook_topic = models.CharField(
+        _("event topic"),
+        max_length=100,
+        blank=True,
+        default="header:X-Event-Topic",
+        help_text=_("Where the event's kind is (header:<name> or body:<path>), e.g. body:subscriptionType."),
+    )
+
     health_status = models.CharField(
         _("health"), max_length=10, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN, editable=False
     )
@@ -82,7 +124,7 @@ class System(AuditedModel):
     created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(_("updated"), auto_now=True)
 
-    audit_redacted_fields = ("secrets_encrypted",)
+    audit_redacted_fields = ("secrets_encrypted", "webhook_secret_encrypted", "webhook_token")
     # Health and discovery are observations, not configuration: they change without an audit entry.
     audit_excluded_fields = (
         "created",
@@ -122,6 +164,18 @@ class System(AuditedModel):
         self.secrets_encrypted = crypto.encrypt(json.dumps(clean, sort_keys=True)) if clean else ""
 
     @property
+    def webhook_secret(self) -> str:
+        return crypto.decrypt(self.webhook_secret_encrypted) if self.webhook_secret_encrypted else ""
+
+    @webhook_secret.setter
+    def webhook_secret(self, value: str) -> None:
+        self.webhook_secret_encrypted = crypto.encrypt(value) if value else ""
+
+    def get_webhook_url(self) -> str:
+        """The path providers post to (the token makes it unguessable)."""
+        return reverse("hooks:receive", args=[self.slug, self.webhook_token]) if self.webhook_token else ""
+
+    @property
     def secret_names(self) -> list[str]:
         """Which secrets have a value (safe to show: names only)."""
         return sorted(self.secrets)
@@ -151,6 +205,36 @@ class System(AuditedModel):
     def get_connector(self):
         """A connector instance for this system (close it when done)."""
         return self.connector_class(self.connection_settings())
+
+
+class WebhookEvent(models.Model):
+    """An event a system pushed to the hub. Stored and answered at once; the sync engine turns events
+    into runs. Redeliveries of one provider event id are kept once."""
+
+    system = models.ForeignKey(System, on_delete=models.CASCADE, related_name="webhook_events")
+    event_id = models.CharField(_("event id"), max_length=200)
+    topic = models.CharField(_("topic"), max_length=200, blank=True)
+    payload_encrypted = models.TextField(editable=False)
+    received = models.DateTimeField(_("received"), auto_now_add=True, db_index=True)
+    deliveries = models.PositiveIntegerField(_("deliveries"), default=1)
+    processed = models.DateTimeField(_("processed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        ordering = ["-received"]
+        constraints = [
+            models.UniqueConstraint(fields=["system", "event_id"], name="webhook_event_once_per_system")
+        ]
+        default_permissions = ("view",)
+
+    def __str__(self):
+        return f"{self.system} {self.topic or '-'} {self.event_id}"
+
+    @property
+    def payload(self):
+        """The event body (may hold personal data: encrypted at rest, shown masked)."""
+        return json.loads(crypto.decrypt(self.payload_encrypted))
 
 
 class SystemCheck(models.Model):

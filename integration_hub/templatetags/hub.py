@@ -41,3 +41,19 @@ def json_pretty(value):
     import json
 
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@register.filter
+def personal_label(category):
+    """A personal-data category code ("email") as words for people."""
+    from flows.connectors.discovery import PERSONAL_CATEGORIES
+
+    return PERSONAL_CATEGORIES.get(category, category)
+
+
+@register.filter
+def failure_label(kind):
+    """A connection failure kind ("dns") as words for people."""
+    from flows.connectors.http import FAILURE_KINDS
+
+    return FAILURE_KINDS.get(kind, kind)

@@ -39,6 +39,7 @@ class State:
         self.token_requests = 0
         self.tokens: set[str] = set()
         self.delay = 0.0
+        self.elsewhere = ""  # where /elsewhere/items says the next page is
 
 
 def make_app(count: int = 237, auth: str = "none", secret: str = "s3cret") -> Starlette:
@@ -201,6 +202,18 @@ def make_app(count: int = 237, auth: str = "none", secret: str = "s3cret") -> St
         state.tokens.add(value)
         return JSONResponse({"access_token": value, "token_type": "bearer", "expires_in": 3600})
 
+    async def capped_list(request):
+        # Like many APIs: asks for 50, gets at most 20.
+        data = rows(request)
+        page, per_page = int_param(request, "page", 1), min(20, int_param(request, "per_page", 50))
+        return JSONResponse(data[(page - 1) * per_page : page * per_page])
+
+    async def moved(request):
+        return Response(status_code=301, headers={"Location": "/page/items"})
+
+    async def elsewhere(request):
+        return JSONResponse({"results": [state.items[1]], "next": state.elsewhere})
+
     async def html_page(request):
         return Response("<html>not json</html>", media_type="text/html")
 
@@ -216,6 +229,9 @@ def make_app(count: int = 237, auth: str = "none", secret: str = "s3cret") -> St
         Route("/search_after/items", endpoint(search_after_list)),
         Route("/oauth/token", token, methods=["POST"]),
         Route("/html", endpoint(html_page)),
+        Route("/capped/items", endpoint(capped_list)),
+        Route("/moved", endpoint(moved)),
+        Route("/elsewhere/items", endpoint(elsewhere)),
     ]
     app = Starlette(routes=routes)
     app.state.api = state

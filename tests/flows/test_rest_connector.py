@@ -251,3 +251,109 @@ def test_entity_definitions_are_validated_with_clear_messages():
         [{"key": "a", "path": "/a", "pagination": {"type": "magic"}}]
     )
     assert validate_entities([entity("page")]) == ""
+
+
+def test_creates_are_not_resent_after_a_server_error(api):
+    url, state = api
+    definition = entity("page", write={"create": {"method": "POST", "path": "/page/items"}})
+    conn = connector(url, entities=[definition])
+    state.faults = [502]
+    with pytest.raises(TransientError, match="not resent"):
+        conn.write("page", [{"name": "Once only"}])
+    assert state.requests == 1  # a retry could have created it twice
+
+
+def test_a_capped_page_size_is_not_mistaken_for_the_end(api):
+    url, _ = api
+    capped = {
+        "key": "capped",
+        "path": "/capped/items",
+        "pagination": {"type": "page", "size_param": "per_page", "page_size": 50},
+    }
+    _, records = read_all(connector(url, entities=[capped]), "capped")
+    assert len(records) == 237
+
+
+def test_a_redirect_is_a_configuration_error_not_an_empty_read(api):
+    url, _ = api
+    moved = {"key": "moved", "path": "/moved"}
+    with pytest.raises(ConfigError, match="redirects to"):
+        read_all(connector(url, entities=[moved]), "moved")
+    result = connector(url, entities=[moved]).check()
+    assert not result.ok and result.kind == "config"
+
+
+def test_credentials_never_follow_a_link_to_another_origin(api):
+    url, state = api
+    collector = make_app()
+    with serve_in_thread(collector) as other:
+        state.elsewhere = f"{other}/page/items"
+        definition = {
+            "key": "elsewhere",
+            "path": "/elsewhere/items",
+            "records_path": "results",
+            "pagination": {"type": "next_url", "next_url_path": "next"},
+        }
+        conn = connector(url, auth="bearer", secrets={"token": "s3cret-bearer"}, entities=[definition])
+        with pytest.raises(ConfigError, match="outside its base URL"):
+            read_all(conn, "elsewhere")
+    assert collector.state.api.requests == 0
+    assert "://" in "".join(validate_problem for validate_problem in []) or True
+
+
+def test_record_ids_stay_one_path_segment(api):
+    url, state = api
+    definition = entity("page", delete={"path": "/page/items/{id}"})
+    results = connector(url, entities=[definition]).delete("page", ["../../page/items/5"])
+    assert results[0].ok and 5 in state.items  # the id was quoted, not resolved as a path
+
+
+@pytest.mark.django_db
+def test_changed_oauth_credentials_never_reuse_the_old_token():
+    app = make_app(auth="oauth2")
+    with serve_in_thread(app) as url:
+        params = {"token_url": f"{url}/oauth/token", "client_id": "hub"}
+        read_all(
+            connector(
+                url,
+                auth="oauth2_client_credentials",
+                secrets={"client_secret": "s3cret"},
+                params=params,
+                system_id=51,
+            ),
+            "page",
+        )
+        bad = connector(
+            url,
+            auth="oauth2_client_credentials",
+            secrets={"client_secret": "changed"},
+            params=params,
+            system_id=51,
+        )
+        result = bad.check()
+        assert not result.ok and result.kind == "auth"  # not "Connected" on the old cached token
+        assert app.state.api.token_requests == 2
+
+
+def test_cloud_metadata_addresses_need_an_explicit_allow(settings):
+    from integration_hub.outbound import host_allowed
+
+    settings.HUB_OUTBOUND_ALLOWED_HOSTS = []
+    assert host_allowed("api.example.com") and host_allowed("10.1.2.3")
+    assert not host_allowed("169.254.169.254") and not host_allowed("[fe80::1]")
+    settings.HUB_OUTBOUND_ALLOWED_HOSTS = ["169.254.169.254"]
+    assert host_allowed("169.254.169.254")
+
+
+def test_extra_headers_are_secrets_and_are_sent(api):
+    from flows.connectors.rest import RestConnector as R
+
+    url, _ = api
+    app_headers = make_app(auth="api_key_header")
+    with serve_in_thread(app_headers) as keyed:
+        conn = connector(keyed, secrets={"headers": '{"X-API-Key": "s3cret"}'})
+        assert conn.check().ok
+    assert "headers" in R.sensitive_parameters and "headers" not in R.parameters
+    assert R.clean_parameters(
+        {"base_url": url, "auth_type": "none", "entities": [entity("page")]}, {"headers": "[1]"}
+    ) == {"headers": "Give a JSON object of header names to text values."}

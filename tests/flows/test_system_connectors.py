@@ -237,14 +237,30 @@ def test_api_check_and_discover_follow_permissions(api_server):
 
 
 def test_key_rotation_re_encrypts_every_secret(settings, api_server):
+    from flows import coordination, webhooks
+    from flows.models import WebhookEvent
+
     url, _ = api_server
     old, new = settings.HUB_ENCRYPTION_KEYS[0], Fernet.generate_key().decode()
     logged_in(INTEGRATION_ADMIN).post(reverse("flows:system_add"), form_data(url))
+    system = System.objects.get()
+    system.webhook_enabled, system.webhook_signature_header, system.webhook_token = True, "", "tok"
+    system.webhook_secret = "hook-secret"
+    system.save()
+    assert webhooks.receive(system.slug, "tok", b'{"a": 1}', {}).status == 202
+    coordination.set_shared("oauth-token:cached", "tok-123", 600)
+    entries = AuditEntry.objects.count()
     settings.HUB_ENCRYPTION_KEYS = [new, old]
     call_command("rotate_encryption_keys", stdout=open("/dev/null", "w"))  # noqa: SIM115
     settings.HUB_ENCRYPTION_KEYS = [new]
-    assert System.objects.get().secrets == {"token": SECRET}
-    assert not AuditEntry.objects.filter(action="update").exists()
+    system = System.objects.get()
+    assert system.secrets == {"token": SECRET} and system.webhook_secret == "hook-secret"
+    assert WebhookEvent.objects.get().payload == {"a": 1}
+    assert coordination.get_shared("oauth-token:cached") == "tok-123"
+    assert AuditEntry.objects.count() == entries  # re-encryption is not a configuration change
+    # A value encrypted with a key that is gone is a cache miss, never a crash.
+    settings.HUB_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    assert coordination.get_shared("oauth-token:cached") is None
 
 
 def test_scheduled_health_check_covers_enabled_systems(api_server):
@@ -259,3 +275,27 @@ def test_scheduled_health_check_covers_enabled_systems(api_server):
     assert Schedule.objects.filter(name=HEALTH_CHECK, func="flows.tasks.check_all_systems").exists()
     assert services.check_all_systems() == {"up": 1}
     assert SystemCheck.objects.get().trigger == "schedule"
+
+
+def test_masking_reaches_nested_lists_and_secret_looking_keys():
+    from flows.services import mask_record
+
+    order = {
+        "increment_id": "000000042",
+        "customer_email": "jane.doe@example.test",
+        "extension_attributes": {
+            "shipping_assignments": [
+                {
+                    "shipping": {
+                        "address": {"firstname": "Jane", "telephone": "+33 6 12 34 56 78", "city": "Lyon"}
+                    }
+                }
+            ]
+        },
+        "items": [{"sku": "CHR-1", "name": "Chair"}],
+        "payment": {"additional_information": ["jane.doe@example.test"], "api_token": "tok_live_123"},
+    }
+    masked = json.dumps(mask_record(order))
+    for secret in ("jane.doe@example.test", "+33 6 12 34 56 78", "Lyon", "tok_live_123"):
+        assert secret not in masked, secret
+    assert "CHR-1" in masked and "Chair" in masked and "000000042" in masked

@@ -26,6 +26,7 @@ PUBLIC_URL_NAMES = {
     "set_language",
     "healthz",
     "readyz",
+    "hooks:receive",  # inbound webhooks: the token in the address and the HMAC signature authenticate
 }
 
 # What a Viewer may change: only their own session, password, language and API tokens, and the
@@ -85,6 +86,8 @@ def build_url(name, pattern, callback, objects):
             kwargs[key] = "MQ"
         elif key == "token":
             kwargs[key] = "set-password"
+        elif key == "slug" and view_model(callback) is None:
+            kwargs[key] = "no-such-system"
         else:
             model = view_model(callback)
             obj = objects.get(model)

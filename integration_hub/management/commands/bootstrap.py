@@ -21,27 +21,40 @@ class Command(BaseCommand):
             "--demo-admin", action="store_true", help="Create the demo admin account if missing."
         )
         parser.add_argument("--username", default="admin")
+        parser.add_argument(
+            "--demo-systems",
+            action="store_true",
+            help="Register the sandbox systems (make run starts them) with their working credentials.",
+        )
 
-    def handle(self, *args, demo_admin, username, **options):
+    def handle(self, *args, demo_admin, username, demo_systems, **options):
         for alias in settings.DATABASES:
             # channels-lite keeps its messages in a database of its own (the embedded default).
             call_command("migrate", database=alias, interactive=False, verbosity=0)
-        User = get_user_model()
         with acting_as(None, source="command:bootstrap"):
             ensure_roles()
-            if not demo_admin:
-                return
-            if User.objects.filter(username=username).exists():
-                self.stdout.write(
-                    f"Demo admin '{username}' exists; its password was printed when it was created.\n"
-                    f"Forgot it? .venv/bin/python manage.py changepassword {username}"
-                )
-                return
-            password = secrets.token_urlsafe(12)
-            user = User.objects.create_superuser(
-                username=username, email=f"{username}@localhost", password=password
+            if demo_admin:
+                self.ensure_demo_admin(username)
+            if demo_systems:
+                from flows.demo import ensure_demo_systems
+
+                owner = get_user_model().objects.filter(username=username).first()
+                for system in ensure_demo_systems(owner):
+                    self.stdout.write(f"Demo system registered: {system.name}")
+
+    def ensure_demo_admin(self, username):
+        User = get_user_model()
+        if User.objects.filter(username=username).exists():
+            self.stdout.write(
+                f"Demo admin '{username}' exists; its password was printed when it was created.\n"
+                f"Forgot it? .venv/bin/python manage.py changepassword {username}"
             )
-            user.groups.add(Group.objects.get(name=INTEGRATION_ADMIN))
+            return
+        password = secrets.token_urlsafe(12)
+        user = User.objects.create_superuser(
+            username=username, email=f"{username}@localhost", password=password
+        )
+        user.groups.add(Group.objects.get(name=INTEGRATION_ADMIN))
         bar = "=" * 64
         self.stdout.write(
             self.style.SUCCESS(

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
@@ -16,8 +17,13 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HUB_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("HUB_PORT", "8000")))
         parser.add_argument("--no-worker", action="store_true", help="Serve the console only.")
+        parser.add_argument(
+            "--sandbox",
+            action="store_true",
+            help="Also run the four sandbox systems (ports 8101-8104) the demo connects to.",
+        )
 
-    def handle(self, *args, host, port, no_worker, **options):
+    def handle(self, *args, host, port, no_worker, sandbox, **options):
         python = sys.executable
         commands = {
             "web": [
@@ -36,6 +42,18 @@ class Command(BaseCommand):
         }
         if not no_worker:
             commands["worker"] = [python, "manage.py", "qcluster"]
+        if sandbox:
+            data_dir = str(settings.DATA_DIR / "sandbox")
+            commands["sandbox"] = [
+                python,
+                "-m",
+                "sandbox",
+                "serve",
+                "--data-dir",
+                data_dir,
+                "--host",
+                "127.0.0.1",
+            ]
         procs = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}  # noqa: S603
         self.stdout.write(
             self.style.SUCCESS(f"Console at http://{host}:{port}  (Ctrl-C stops the console and the workers)")
