@@ -1,4 +1,5 @@
-/* Dashboard: re-render the system tiles from the server when a system changes or after a reconnect. */
+/* Dashboard: re-render the system tiles from the server when a system changes, and once subscribed
+ * (catches changes made between the page's render and its subscription, or during a disconnection). */
 (function () {
   "use strict";
   function refresh() {
@@ -8,5 +9,5 @@
     if (ev.detail.payload && ev.detail.payload.model === "flows.system") refresh();
   });
   document.body.addEventListener("hub:access.changed", refresh);
-  document.body.addEventListener("hub:reconnected", refresh);
+  document.body.addEventListener("hub:subscribed", refresh);
 })();

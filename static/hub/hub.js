@@ -2,8 +2,9 @@
  *
  * Live updates: every logged-in page opens /ws/live/. Each server event {type, payload} is dispatched
  * on document.body as a DOM event named "hub:<type>" (e.g. "hub:object.changed"); pages listen for
- * what they show and re-fetch their server-rendered fragments (register, then apply). On reconnect a
- * "hub:reconnected" event tells pages to catch up on what they missed.
+ * what they show and re-fetch their server-rendered fragments (register, then apply). Once the server
+ * has subscribed the connection ("hub.hello"), a "hub:subscribed" event tells pages to catch up on what
+ * changed since their first render or the last disconnection.
  */
 (function () {
   "use strict";
@@ -29,17 +30,23 @@
       const socket = new WebSocket(scheme + location.host + path);
       this.socket = socket;
       socket.addEventListener("open", () => {
-        const reconnected = this.connectedOnce;
         this.attempts = 0;
-        this.connectedOnce = true;
-        this.state = "live";
-        setStatus("live");
-        if (reconnected) document.body.dispatchEvent(new CustomEvent("hub:reconnected"));
       });
       socket.addEventListener("message", (msg) => {
         let event;
         try { event = JSON.parse(msg.data); } catch (e) { return; }
         this.lastEventAt = Date.now();
+        if (event.type === "hub.hello") {
+          // The server has joined this connection to its groups: from now on no event is missed.
+          // Pages re-fetch what they show once, to catch what changed between their first render
+          // (or the last disconnection) and this moment.
+          const reconnected = this.connectedOnce;
+          this.connectedOnce = true;
+          this.state = "live";
+          setStatus("live");
+          document.body.dispatchEvent(new CustomEvent("hub:subscribed", { detail: { reconnected } }));
+          if (reconnected) document.body.dispatchEvent(new CustomEvent("hub:reconnected"));
+        }
         document.body.dispatchEvent(new CustomEvent("hub:" + event.type, { detail: event }));
       });
       socket.addEventListener("close", (ev) => {
