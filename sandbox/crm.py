@@ -19,6 +19,10 @@
   API: so by default the API re-creates it as a new contact (new id); ``block_gdpr_recreate=True``
   refuses it (400 ``VALIDATION_ERROR``) for tests of the stricter reading. An unknown email is
   blocklisted all the same (as HubSpot documents).
+- ``hs_email_optout`` ("Unsubscribed from all email", ``"true"``/``"false"``) is read like any
+  property but, as on HubSpot, refused on write (``READ_ONLY_VALUE``): opting out goes through
+  HubSpot's subscription preferences, not the contacts API. About one seeded contact in seven has
+  opted out.
 - Every answer carries ``X-HubSpot-RateLimit-*`` headers (10-second window of 190 requests,
   secondly 19; not enforced unless ``enforce_rate_limit=True``, then 429 ``RATE_LIMIT``).
 """
@@ -26,6 +30,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import time
 import uuid
@@ -47,8 +52,12 @@ from .store import Store
 PROPERTIES = {
     "email", "firstname", "lastname", "phone", "mobilephone", "address", "city", "zip", "country", "state",
     "date_of_birth", "company", "jobtitle", "website", "lifecyclestage", "hs_language", "hs_lead_status",
+    "hs_email_optout",
 }  # fmt: skip
 READONLY = {"hs_object_id", "createdate", "lastmodifieddate"}
+# Properties HubSpot reads back but refuses to set through the contacts API (subscription preferences).
+SUBSCRIPTION_PROPERTIES = {"hs_email_optout"}
+OPTOUT_RATE = 0.15
 DEFAULT_PROPERTIES = ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname")
 LIFECYCLE = {
     "subscriber",
@@ -124,6 +133,8 @@ def error_body(status: int, message: str) -> tuple[bytes, str]:
 def seed_crm(store: Store, seed: int) -> None:
     data = dataset(seed)
     buyers = {o["customer"] for o in data.orders}
+    # Its own generator: the shared dataset (and so every other system's data) stays as it is.
+    optout = random.Random(f"crm-optout-{seed}")  # noqa: S311 - reproducible data, not crypto
     records: list[tuple[str, Any, dict[str, Any], datetime]] = []
     for n, index in enumerate(data.crm_customers):
         c = data.customers[index]
@@ -140,6 +151,7 @@ def seed_crm(store: Store, seed: int) -> None:
             "date_of_birth": c["birthdate"],
             "lifecyclestage": "customer" if index in buyers else "lead",
             "hs_language": "fr" if c["country"] == "FR" else "en",
+            "hs_email_optout": "true" if optout.random() < OPTOUT_RATE else "false",
         }
         doc = {"id": cid, "properties": props, "createdAt": _iso_dt(c["created"]), "archived": False}
         records.append(("contact", cid, doc, c["updated"]))
@@ -305,7 +317,7 @@ def _validate(properties: Any) -> dict[str, Any]:
     problems = []
     clean = {}
     for name, value in properties.items():
-        if name in READONLY:
+        if name in READONLY or name in SUBSCRIPTION_PROPERTIES:
             problems.append(
                 {
                     "isValid": False,

@@ -63,13 +63,15 @@ DEFAULT_PROPERTIES = (
     "city",
     "zip",
     "country",
+    "hs_email_optout",
     "lastmodifieddate",
 )
 CONTACTS = "/crm/v3/objects/contacts"
 # Always asked for: the natural key and the incremental cursor.
 REQUIRED_PROPERTIES = ("email", "lastmodifieddate")
 # HubSpot sets these itself: a record read from HubSpot may carry them, a write may not.
-READ_ONLY_PROPERTIES = frozenset({"hs_object_id", "createdate", "lastmodifieddate"})
+# ``hs_email_optout`` changes only through HubSpot's subscription preferences (the contacts API refuses it).
+READ_ONLY_PROPERTIES = frozenset({"hs_object_id", "createdate", "lastmodifieddate", "hs_email_optout"})
 # Top-level keys of a HubSpot record; the rest of a flat record is taken as properties.
 RECORD_KEYS = frozenset({"id", "properties", "createdAt", "updatedAt", "archived", "archivedAt"})
 _PROPERTY_NAME = re.compile(r"^[a-z0-9_]+$")
@@ -94,6 +96,7 @@ KNOWN_PROPERTIES = {
     "lifecyclestage": ("string", gettext_lazy("Lifecycle stage"), ""),
     "hs_language": ("string", gettext_lazy("Preferred language"), ""),
     "hs_lead_status": ("string", gettext_lazy("Lead status"), ""),
+    "hs_email_optout": ("boolean", gettext_lazy("Unsubscribed from all email"), ""),
     "createdate": ("datetime", gettext_lazy("Create date"), ""),
     "lastmodifieddate": ("datetime", gettext_lazy("Last modified date"), ""),
     "hs_object_id": ("string", gettext_lazy("Record ID"), ""),
