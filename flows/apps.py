@@ -10,12 +10,13 @@ class FlowsConfig(AppConfig):
         from importlib import import_module
 
         from flows.connectors import CONNECTOR_MODULES
-        from flows.models import System
+        from flows.models import Flow, System
         from integration_hub import realtime
 
         for module in CONNECTOR_MODULES:
             import_module(module)  # each registers its connector classes
         realtime.register_live_model(System)
+        realtime.register_live_model(Flow)
 
         from django.db.models.signals import post_migrate
 

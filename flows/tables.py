@@ -3,7 +3,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from flows.connectors.registry import get_connector_class
-from flows.models import System
+from flows.models import Flow, System, ValueMap
 from integration_hub.tables import BaseTable, ChoiceBadgeColumn
 
 
@@ -52,3 +52,58 @@ class SystemTable(BaseTable):
 
     def value_connector(self, value):
         return str(self.render_connector(value))
+
+
+class FlowTable(BaseTable):
+    name = tables.Column(linkify=True, verbose_name=_("Name"))
+    route = tables.Column(accessor="pk", verbose_name=_("From → to"), orderable=False)
+    trigger = tables.Column(verbose_name=_("Trigger"))
+    criticality = ChoiceBadgeColumn(verbose_name=_("Criticality"))
+    enabled = tables.BooleanColumn(verbose_name=_("Enabled"))
+    version = tables.Column(accessor="current_version__number", verbose_name=_("Version"), default="—")
+    updated = tables.DateTimeColumn(verbose_name=_("Updated"), short=True)
+
+    class Meta(BaseTable.Meta):
+        model = Flow
+        fields = ("name", "route", "trigger", "criticality", "enabled", "version", "updated")
+
+    def render_route(self, record):
+        return format_html(
+            "{} <span class='text-body-secondary'>{}</span> → {} <span class='text-body-secondary'>{}</span>",
+            record.source_system,
+            record.source_entity,
+            record.target_system,
+            record.target_entity,
+        )
+
+    def value_route(self, record):
+        return (
+            f"{record.source_system} {record.source_entity} → {record.target_system} {record.target_entity}"
+        )
+
+    def render_trigger(self, record):
+        if record.trigger == "interval" and record.interval_minutes:
+            return _("every %(n)s min") % {"n": record.interval_minutes}
+        if record.trigger == "cron":
+            return format_html("cron <code>{}</code>", record.cron)
+        return record.get_trigger_display()
+
+    def value_trigger(self, record):
+        return str(self.render_trigger(record))
+
+
+class ValueMapTable(BaseTable):
+    name = tables.Column(linkify=True, verbose_name=_("Name"))
+    size = tables.Column(accessor="pk", verbose_name=_("Entries"), orderable=False)
+    unmatched = tables.Column(verbose_name=_("When unmatched"))
+    updated = tables.DateTimeColumn(verbose_name=_("Updated"), short=True)
+
+    class Meta(BaseTable.Meta):
+        model = ValueMap
+        fields = ("name", "size", "unmatched", "updated")
+
+    def render_size(self, record):
+        return len(record.entries or {})
+
+    def value_size(self, record):
+        return len(record.entries or {})

@@ -19,7 +19,7 @@ class NavItem:
 MENU = (
     NavItem(_("Dashboard"), "home", "speedometer2", "dashboard"),
     NavItem(_("Systems"), "flows:system_list", "hdd-network", "systems", model="flows.System"),
-    NavItem(_("Flows"), "flows_pending", "diagram-3", "flows"),
+    NavItem(_("Flows"), "flows:flow_list", "diagram-3", "flows", model="flows.Flow"),
     NavItem(_("Runs"), "runs_pending", "play-circle", "runs"),
     NavItem(_("Triage"), "triage_pending", "inbox", "triage"),
     NavItem(_("Flow map"), "map_pending", "map", "map"),

@@ -63,3 +63,8 @@ def has_any_permission(user, model, action: str = "view") -> bool:
 def can_manage_access(user) -> bool:
     """May ``user`` grant and revoke object access (the Access tab)?"""
     return bool(user.is_active and user.has_perm("integration_hub.manage_access"))
+
+
+def can_see_personal_data(user) -> bool:
+    """Personal values are masked for everyone else (previews, triage, logs)."""
+    return bool(user.is_active and user.has_perm("integration_hub.view_personal_data"))

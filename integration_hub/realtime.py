@@ -25,6 +25,7 @@ EVENT_TYPES = {
     "access.changed",  # the user's roles or grants changed: the connection re-subscribes
     "hub.ping",  # the status page's worker → browser round trip
     "session.ended",  # logged out or password changed: the connection closes
+    "health.progress",  # a data-health scan read more records, finished or failed
 }
 
 _live_models: list = []

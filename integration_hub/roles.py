@@ -51,6 +51,7 @@ ROLE_POLICIES: dict[str, dict] = {
             ("monitoring", "view"),
             ("gdpr", "*"),
             "integration_hub.view_auditentry",
+            "integration_hub.view_personal_data",
         ],
     },
     VIEWER: {

@@ -69,7 +69,6 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("", include("flows.urls")),
     path("hooks/", include(flows_urls.hook_patterns)),
-    path("flows/", placeholders.SectionPendingView.as_view(section="flows"), name="flows_pending"),
     path("runs/", placeholders.SectionPendingView.as_view(section="runs"), name="runs_pending"),
     path("triage/", placeholders.SectionPendingView.as_view(section="triage"), name="triage_pending"),
     path("map/", placeholders.SectionPendingView.as_view(section="map"), name="map_pending"),

@@ -69,6 +69,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def hub_ping(self, event):
         await self.forward(event)
 
+    async def health_progress(self, event):
+        await self.forward(event)
+
     async def access_changed(self, event):
         await self.refresh_groups()
         await self.forward(event)

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from flows.choices import SystemRole
-from flows.models import System
+from flows.models import Flow, System, ValueMap
 from integration_hub.roles import ensure_roles
 
 PASSWORD = "correct horse battery staple"
@@ -53,3 +53,24 @@ class SystemFactory(factory.django.DjangoModelFactory):
     parameters = factory.LazyFunction(
         lambda: {"base_url": "http://127.0.0.1:9/api", "auth_type": "none", "entities": REST_ENTITIES}
     )
+
+
+class ValueMapFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ValueMap
+
+    name = factory.Sequence(lambda n: f"map-{n}")
+    entries = factory.LazyFunction(lambda: {"R": "Red", "B": "Blue"})
+
+
+class FlowFactory(factory.django.DjangoModelFactory):
+    """A flow saved straight to the database (no version); use designer.save_flow for a versioned one."""
+
+    class Meta:
+        model = Flow
+
+    name = factory.Sequence(lambda n: f"Flow {n}")
+    source_system = factory.SubFactory(SystemFactory)
+    source_entity = "products"
+    target_system = factory.SubFactory(SystemFactory)
+    target_entity = "products"

@@ -1,10 +1,10 @@
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
-from flows.connectors.registry import connector_choices, get_connector_class
-from flows.forms import PARAM, SECRET, ConnectorConfigForm
-from flows.models import System, SystemCheck
+from flows import designer
+from flows.connectors.registry import connector_choices
+from flows.forms import validate_connector_config
+from flows.models import Flow, FlowVersion, System, SystemCheck
 from integration_hub.api.serializers import BaseModelSerializer
 
 
@@ -67,57 +67,17 @@ class SystemSerializer(BaseModelSerializer):
         """The connector's own form validates ``parameters`` and ``secrets`` — the same rules as the console."""
         instance = self.instance
         key = attrs.get("connector", instance.connector if instance else "")
-        try:
-            connector_class = get_connector_class(key)
-        except KeyError:
-            raise serializers.ValidationError({"connector": _("Choose a connector.")}) from None
         same_connector = instance is not None and instance.connector == key
-        params = attrs.get("parameters", instance.parameters if same_connector else {})
-        if not isinstance(params, dict):
-            raise serializers.ValidationError({"parameters": _("Give a JSON object.")})
-        secrets_in = attrs.pop("secrets", None) or {}
-        if not isinstance(secrets_in, dict):
-            raise serializers.ValidationError({"secrets": _("Give a JSON object of names to values.")})
-        unknown = set(secrets_in) - set(connector_class.sensitive_parameters)
-        unknown_params = set(params) - set(connector_class.parameters)
-        if unknown or unknown_params:
-            raise serializers.ValidationError(
-                {
-                    **(
-                        {
-                            "secrets": _("Unknown for this connector: %(names)s")
-                            % {"names": ", ".join(sorted(unknown))}
-                        }
-                        if unknown
-                        else {}
-                    ),
-                    **(
-                        {
-                            "parameters": _("Unknown for this connector: %(names)s")
-                            % {"names": ", ".join(sorted(unknown_params))}
-                        }
-                        if unknown_params
-                        else {}
-                    ),
-                }
-            )
-        existing = instance.secrets if same_connector else {}
-        data = {f"{PARAM}{k}": v for k, v in params.items()}
-        data.update({f"{SECRET}{k}": v for k, v in secrets_in.items() if v is not None})
-        data.update({f"clear_{k}": True for k, v in secrets_in.items() if v is None and k in existing})
-        form = ConnectorConfigForm(data, connector_class=connector_class, existing_secrets=existing)
-        if not form.is_valid():
-            errors = {}
-            for field, messages in form.errors.items():
-                if field.startswith(PARAM):
-                    errors.setdefault("parameters", {})[field[len(PARAM) :]] = messages
-                elif field.startswith(SECRET):
-                    errors.setdefault("secrets", {})[field[len(SECRET) :]] = messages
-                else:
-                    errors.setdefault("non_field_errors", []).extend(messages)
+        params, secrets, errors = validate_connector_config(
+            key,
+            attrs.get("parameters", instance.parameters if same_connector else {}),
+            attrs.pop("secrets", None),
+            instance.secrets if same_connector else {},
+        )
+        if errors:
             raise serializers.ValidationError(errors)
-        attrs["parameters"] = form.params
-        attrs["_secrets"] = form.secrets
+        attrs["parameters"] = params
+        attrs["_secrets"] = secrets
         return attrs
 
     def _save_with_secrets(self, instance, attrs):
@@ -148,3 +108,36 @@ class SystemCheckSerializer(serializers.ModelSerializer):
     class Meta:
         model = SystemCheck
         fields = ("time", "status", "latency_ms", "kind", "message", "trigger")
+
+
+class FlowSerializer(BaseModelSerializer):
+    """A flow as its designer definition (the same JSON as config-as-code), plus where it stands."""
+
+    definition = serializers.SerializerMethodField()
+    version = serializers.IntegerField(source="current_version.number", read_only=True, default=None)
+
+    class Meta:
+        model = Flow
+        fields = (
+            "id",
+            "display",
+            "web_url",
+            "name",
+            "enabled",
+            "version",
+            "created",
+            "updated",
+            "definition",
+        )
+        read_only_fields = fields
+
+    def get_definition(self, obj) -> dict:
+        return designer.definition_of(obj)
+
+
+class FlowVersionSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = FlowVersion
+        fields = ("number", "created", "author", "comment", "definition")

@@ -6,4 +6,5 @@ app_name = "flows-api"
 
 router = SimpleRouter()
 router.register("systems", views.SystemViewSet)
+router.register("flows", views.FlowViewSet)
 urlpatterns = router.urls

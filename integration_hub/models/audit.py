@@ -23,6 +23,7 @@ class AuditAction(models.TextChoices):
     TOKEN_REJECTED = "token_rejected", _("API token rejected")
     DENIED = "denied", _("Access denied")
     REJECTED = "rejected", _("Request rejected")
+    IMPORT = "import", _("Config imported")
 
 
 class AuditedModel(models.Model):

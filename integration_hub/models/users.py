@@ -22,7 +22,10 @@ class Role(Group):
         verbose_name = _("role")
         verbose_name_plural = _("roles")
         default_permissions = ()
-        permissions = [("manage_access", _("Can grant and revoke access to objects"))]
+        permissions = [
+            ("manage_access", _("Can grant and revoke access to objects")),
+            ("view_personal_data", _("Can see personal data unmasked (previews, triage, logs)")),
+        ]
 
 
 def _hash_key(secret: str) -> str:

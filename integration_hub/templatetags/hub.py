@@ -44,6 +44,14 @@ def json_pretty(value):
 
 
 @register.filter
+def json_compact(value):
+    """One-line JSON, e.g. for a hidden form field (escaped by the template like any text)."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+@register.filter
 def personal_label(category):
     """A personal-data category code ("email") as words for people."""
     from flows.connectors.discovery import PERSONAL_CATEGORIES

@@ -5,12 +5,6 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 SECTIONS = {
-    "flows": (
-        _("Flows"),
-        _(
-            "Design flows between systems in forms: field mapping, transforms, value maps and data-quality rules."
-        ),
-    ),
     "runs": (_("Runs"), _("The history of every synchronisation run, live while it runs.")),
     "triage": (_("Triage"), _("Failed records grouped by cause, to replay, ignore or assign.")),
     "map": (_("Flow map"), _("A live map of systems and the flows between them, with impact analysis.")),

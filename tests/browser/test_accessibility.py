@@ -39,7 +39,10 @@ def console_urls(system) -> list[str]:
         reverse("auth:user_add"),
         reverse("users:token_list"),
         reverse("status"),
-        reverse("flows_pending"),
+        reverse("runs_pending"),
+        reverse("flows:flow_list"),
+        reverse("flows:flow_add"),
+        reverse("flows:valuemap_list"),
     ]
 
 

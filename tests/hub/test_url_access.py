@@ -11,10 +11,11 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
+from flows.models import HealthScan
 from integration_hub import services
 from integration_hub.models import AuditEntry
 from integration_hub.roles import VIEWER
-from tests.factories import SystemFactory, UserFactory
+from tests.factories import FlowFactory, SystemFactory, UserFactory, ValueMapFactory
 
 # Reachable without logging in. Each is checked to exist and to answer anonymous visitors.
 PUBLIC_URL_NAMES = {
@@ -86,6 +87,8 @@ def build_url(name, pattern, callback, objects):
             kwargs[key] = "MQ"
         elif key == "token":
             kwargs[key] = "set-password"
+        elif key == "scan_pk":
+            kwargs[key] = objects["health_scan"].pk
         elif key == "slug" and view_model(callback) is None:
             kwargs[key] = "no-such-system"
         else:
@@ -128,12 +131,18 @@ def objects(db):
     owner = UserFactory(username="viewer", roles=[VIEWER])
     token, _key = services.create_api_token(owner, name="walk")
     system = SystemFactory()
+    flow = FlowFactory(source_system=system, target_system=system)
+    value_map = ValueMapFactory()
+    scan = HealthScan.objects.create(system=system, entity="products", key_path="id")
     entry = AuditEntry.objects.first()
     return {
         get_user_model(): owner,
         type(system): system,
+        type(flow): flow,
+        type(value_map): value_map,
         AuditEntry: entry,
         type(token): token,
+        "health_scan": scan,
     }
 
 

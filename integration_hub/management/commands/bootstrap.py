@@ -24,7 +24,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--demo-systems",
             action="store_true",
-            help="Register the sandbox systems (make run starts them) with their working credentials.",
+            help=(
+                "Register the sandbox systems (make run starts them) with their working credentials, "
+                "and the template flows between them (paused)."
+            ),
         )
 
     def handle(self, *args, demo_admin, username, demo_systems, **options):
@@ -41,6 +44,10 @@ class Command(BaseCommand):
                 owner = get_user_model().objects.filter(username=username).first()
                 for system in ensure_demo_systems(owner):
                     self.stdout.write(f"Demo system registered: {system.name}")
+                from flows.blueprints import ensure_demo_flows
+
+                for flow in ensure_demo_flows(owner):
+                    self.stdout.write(f"Demo flow created (paused): {flow.name}")
 
     def ensure_demo_admin(self, username):
         User = get_user_model()

@@ -1,0 +1,86 @@
+"""``manage.py hub export|import``: config as code from the command line (the same service as the
+console page and the API)."""
+
+import sys
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from flows import configio
+from flows.models import Flow
+from integration_hub.context import acting_as
+
+
+class Command(BaseCommand):
+    help = "Export or import the hub's configuration (systems without secrets, value maps, flows) as YAML or JSON."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        export = sub.add_parser("export", help="Write the configuration to stdout or a file.")
+        export.add_argument("--format", choices=configio.FORMATS, default=None, help="yaml (default) or json")
+        export.add_argument("--output", "-o", help="File to write (its extension picks the format).")
+        export.add_argument("--flow", action="append", default=None, help="Only this flow and what it uses.")
+        imp = sub.add_parser("import", help="Check a file and apply all of it, or nothing.")
+        imp.add_argument("file", help="A YAML or JSON file, or - for stdin.")
+        imp.add_argument("--format", choices=configio.FORMATS, default=None)
+        imp.add_argument("--dry-run", action="store_true", help="Check and show the changes; apply nothing.")
+        imp.add_argument("--as-user", help="Apply with this user's permissions and name in the audit log.")
+
+    def handle(self, *args, action, **options):
+        if action == "export":
+            return self.export(**options)
+        return self.import_(**options)
+
+    def export(self, *, format, output, flow, **_options):
+        flows = None
+        if flow:
+            flows = list(Flow.objects.filter(name__in=flow))
+            missing = set(flow) - {f.name for f in flows}
+            if missing:
+                raise CommandError(f"No flow named {', '.join(sorted(missing))}.")
+        fmt = format or (configio.sniff_format("", output) if output else "yaml")
+        text = configio.dumps(configio.export_config(flows=flows), fmt)
+        if output:
+            Path(output).write_text(text, encoding="utf-8")
+            self.stderr.write(f"Wrote {output}.")
+        else:
+            self.stdout.write(text, ending="")
+
+    def import_(self, *, file, format, dry_run, as_user, **_options):
+        if file == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                text = Path(file).read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CommandError(f"Cannot read {file}: {exc}") from exc
+        user = None
+        if as_user:
+            user = get_user_model().objects.filter(username=as_user, is_active=True).first()
+            if user is None:
+                raise CommandError(f"No active user {as_user!r}.")
+        with acting_as(user, source="command:hub import"):
+            report = configio.import_config(
+                text, fmt=format or configio.sniff_format(text, file), user=user, apply=not dry_run
+            )
+        for change in report.changes:
+            if change.action != "unchanged" or options_verbose(_options):
+                self.stdout.write(f"{change.kind} {change.name}: {change.action}")
+                for item in change.changes:
+                    self.stdout.write(f"    {item['what']}: {item.get('old')!r} → {item.get('new')!r}")
+        for warning in report.warnings:
+            self.stderr.write(f"warning: {warning}")
+        if report.errors:
+            raise CommandError(
+                "Nothing was imported:\n" + "\n".join(f"  {problem}" for problem in report.errors)
+            )
+        counts = report.counts()
+        summary = (
+            f"{counts['create']} to create, {counts['update']} to update, {counts['unchanged']} unchanged"
+        )
+        self.stdout.write(f"Dry run, nothing applied: {summary}." if dry_run else f"Imported: {summary}.")
+
+
+def options_verbose(options) -> bool:
+    return int(options.get("verbosity", 1)) > 1
