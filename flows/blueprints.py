@@ -391,14 +391,21 @@ def _missing(blueprint: dict, existing: set[str]) -> list[str]:
     return [slug for slug in systems_of(blueprint) if slug not in existing]
 
 
-def _existing_slugs(blueprints: list[dict]) -> set[str]:
+def _existing_slugs(blueprints: list[dict], user=None) -> set[str]:
+    """The blueprints' system slugs that exist (and that ``user``, when given, may see)."""
     wanted = {slug for blueprint in blueprints for slug in systems_of(blueprint)}
-    return set(System.objects.filter(slug__in=wanted).values_list("slug", flat=True))
+    systems = System.objects.filter(slug__in=wanted)
+    if user is not None:
+        from integration_hub.permissions import restrict
+
+        systems = restrict(systems, user, "view")
+    return set(systems.values_list("slug", flat=True))
 
 
-def available_blueprints() -> list[dict]:
-    """Every blueprint with ``ready`` (both its systems exist) and the ``missing`` system slugs."""
-    existing = _existing_slugs(BLUEPRINTS)
+def available_blueprints(user=None) -> list[dict]:
+    """Every blueprint with ``ready`` (both its systems exist and ``user`` may see them) and the
+    ``missing`` system slugs."""
+    existing = _existing_slugs(BLUEPRINTS, user)
     out = []
     for blueprint in BLUEPRINTS:
         missing = _missing(blueprint, existing)
@@ -416,11 +423,24 @@ def _free_name(base: str) -> str:
     return name
 
 
-def _ensure_value_maps(data: dict) -> None:
-    """Create the shared value maps the definition embeds and the hub lacks (existing ones are kept)."""
+def _ensure_value_maps(data: dict, author=None) -> None:
+    """Create the shared value maps the definition embeds and the hub lacks (existing ones are kept);
+    ``author``, when given, must be allowed to add value maps for that."""
     for map_name, embedded in (data.get("value_maps") or {}).items():
         if map_name not in designer.value_maps_used(data.get("mappings") or []):
             continue
+        if author is not None and not ValueMap.objects.filter(name=map_name).exists():
+            from integration_hub.permissions import has_global_permission
+
+            if not has_global_permission(author, ValueMap, "add"):
+                raise designer.DefinitionError(
+                    {
+                        "value_maps": str(
+                            _("This template needs the value map “%(name)s”; you may not create it.")
+                            % {"name": map_name}
+                        )
+                    }
+                )
         ValueMap.objects.get_or_create(
             name=map_name,
             defaults={
@@ -444,9 +464,16 @@ def create_from_blueprint(key: str, *, author=None, name: str | None = None) -> 
     blueprint = get_blueprint(key)
     title = str(blueprint["title"])
     data = definition_for(key, name=name if name is not None else _free_name(title))
-    if author is not None and getattr(author, "pk", None) is not None:
-        data["owner"] = author.get_username()
-    _ensure_value_maps(data)
+    person = author if getattr(author, "pk", None) is not None else None
+    if person is not None:
+        data["owner"] = person.get_username()
+        visible = _existing_slugs([blueprint], person)
+        for side in ("source_system", "target_system"):
+            if data[side] not in visible:
+                raise designer.DefinitionError(
+                    {side: str(_("There is no system “%(slug)s” you may see.") % {"slug": data[side]})}
+                )
+    _ensure_value_maps(data, person)
     data.pop("value_maps", None)  # the hub's maps now: a version embeds them as they are there
     return designer.save_flow(
         data,

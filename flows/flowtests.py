@@ -23,7 +23,6 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext as _
 
 from flows.connectors.errors import RecordError
-from flows.services import mask_record
 
 EXPECTS = ("send", "reject", "skip")
 MAX_TESTS = 100
@@ -154,8 +153,10 @@ _ABSENT = object()
 
 
 def as_json(record):
-    """``record`` as it is stored and sent: decimals as their exact text, dates in ISO 8601."""
-    return json.loads(json.dumps(record, cls=DjangoJSONEncoder))
+    """``record`` exactly as a run sends it (``wire``), as JSON: what a test pins and compares."""
+    from flows.engine.mapping import wire
+
+    return json.loads(json.dumps(wire(record), cls=DjangoJSONEncoder))
 
 
 def flatten(record: dict, prefix: str = "") -> dict:
@@ -174,23 +175,124 @@ def failing(outcomes: list[Outcome]) -> list[Outcome]:
     return [o for o in outcomes if not o.passed]
 
 
-def pin(definition: dict, source: dict, *, name: str, links: dict | None = None, mask: bool = True) -> dict:
-    """A test from a sample record: what the flow makes of it now. A live sample has its personal values
-    masked first (``mask``), so a flow's definition never holds anyone's data."""
-    sample = copy.deepcopy(source)
-    if mask:
-        personal = {
-            m["source"] for m in definition.get("mappings") or [] if m.get("personal") and m.get("source")
-        }
-        sample = mask_record(sample, {p.split("[")[0] for p in personal})
+class MaskingChangesOutcome(ValueError):
+    """Replacing the personal values of a sample changes what the flow does with it."""
+
+
+def _leaf_strings(value) -> set[str]:
+    if isinstance(value, str):
+        return {value} if value.strip() else set()
+    if isinstance(value, dict):
+        return set().union(*(_leaf_strings(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_leaf_strings(v) for v in value)) if value else set()
+    return set()
+
+
+def fake_text(text: str) -> str:
+    """A stand-in of the same shape: letters become x/X, digits 0 — "Ann@Ex.com" → "Xxx@Xx.xxx"."""
+    return "".join(
+        ("X" if ch.isupper() else "x") if ch.isalpha() else "0" if ch.isdigit() else ch for ch in text
+    )
+
+
+def _replace(value, fakes: dict[str, str]):
+    if isinstance(value, str):
+        if value in fakes:
+            return fakes[value]
+        for text in sorted(fakes, key=len, reverse=True):  # inside free text too ("call Bobby")
+            if len(text) >= 3 and text in value:
+                value = value.replace(text, fakes[text])
+        return value
+    if isinstance(value, dict):
+        return {key: _replace(item, fakes) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace(item, fakes) for item in value]
+    return value
+
+
+def personal_fakes(definition: dict, source: dict) -> dict[str, str]:
+    """Every text a personal mapping reads from ``source`` (under selectors and objects too) → its fake."""
+    from flows.engine.paths import parse_path
+
+    found: set[str] = set()
+    for mapping in definition.get("mappings") or []:
+        if mapping.get("personal") and mapping.get("source"):
+            found |= _leaf_strings(parse_path(mapping["source"]).get(source))
+    return {text: fake_text(text) for text in found}
+
+
+def _outcome(definition: dict, source: dict, links: dict):
     base = {**definition, "value_maps": _value_maps(definition)}
-    result = _compiled(base, links or {}).map(copy.deepcopy(sample), check_rules=True)
+    return _compiled(base, links).map(copy.deepcopy(source), check_rules=True)
+
+
+def anonymise(definition: dict, source: dict, *, links: dict | None = None) -> dict:
+    """``source`` with the values its personal mappings read replaced by same-shape fakes, wherever
+    they appear in it. ``MaskingChangesOutcome`` when the flow would then treat it differently."""
+    fakes = personal_fakes(definition, source)
+    if not fakes:
+        return copy.deepcopy(source)
+    sample = _replace(copy.deepcopy(source), fakes)
+    real, fake = _outcome(definition, source, links or {}), _outcome(definition, sample, links or {})
+    if _what(real) != _what(fake):
+        raise MaskingChangesOutcome(
+            _(
+                "With its personal values replaced by placeholders, the flow would %(fake)s this record "
+                "instead of %(real)s it: pin another record, or type a test with made-up values."
+            )
+            % {"fake": _what(fake), "real": _what(real)}
+        )
+    return sample
+
+
+def pin(definition: dict, source: dict, *, name: str, links: dict | None = None) -> dict:
+    """A test from a sample record, expecting what the flow makes of it now. Personal values are replaced
+    by same-shape fakes first (``anonymise``), so a flow's definition never holds anyone's data."""
+    sample = anonymise(definition, source, links=links)
+    result = _outcome(definition, sample, links or {})
     test = {"name": name, "source": sample, "expect": _what(result)}
     if test["expect"] == "send":
         test["record"] = as_json(result.record)
     if links:
         test["links"] = links
     return test
+
+
+def anonymise_expected(definition: dict, source: dict, expected: dict, links: dict | None = None) -> dict:
+    """A typed expected record whose personal fields hold what the real source gives, rewritten to what
+    the anonymised source gives (a personal field expected otherwise is left to fail, as it would)."""
+    from flows.engine.paths import parse_path
+
+    sample = anonymise(definition, source, links=links)
+    real = as_json(_outcome(definition, source, links or {}).record)
+    fake = as_json(_outcome(definition, sample, links or {}).record)
+    out = copy.deepcopy(expected)
+    for mapping in definition.get("mappings") or []:
+        if not mapping.get("personal"):
+            continue
+        path = parse_path(mapping["target"])
+        if path.get(out, _ABSENT) == path.get(real, _ABSENT) is not _ABSENT:
+            path.set(out, path.get(fake))
+    return out
+
+
+def anonymise_tests(definition: dict) -> tuple[list[dict], dict[str, str]]:
+    """Every test of ``definition`` with its personal values replaced (idempotent: placeholders stay as
+    they are), and the problems keyed like the designer's errors. ``save_flow`` applies it, so no flow
+    version, export or API answer holds a person's data, however the test arrived."""
+    tests, errors = [], {}
+    for index, test in enumerate(definition.get("tests") or []):
+        links = test.get("links") or {}
+        try:
+            clean = {**test, "source": anonymise(definition, test["source"], links=links)}
+            if test.get("expect", "send") == "send":
+                clean["record"] = anonymise_expected(definition, test["source"], test["record"], links)
+        except MaskingChangesOutcome as exc:
+            errors[f"tests.{index}.source"] = str(exc)
+            clean = test
+        tests.append(clean)
+    return tests, errors
 
 
 def unique_name(tests: list[dict], base: str) -> str:

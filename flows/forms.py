@@ -785,15 +785,25 @@ class FlowTestForm(ConsoleForm):
                 data["expected_record"] = self._object("record")
         return data
 
-    def test(self, definition: dict) -> dict:
-        from flows.flowtests import pin
+    def test(self, definition: dict) -> dict | None:
+        """The test to store (personal values replaced by same-shape fakes), or None with a form error."""
+        from flows import flowtests
 
         data = self.cleaned_data
-        if data["expect"] == self.CURRENT:
-            return pin(definition, data["source_record"], name=data["name"], mask=False)
-        test = {"name": data["name"], "source": data["source_record"], "expect": data["expect"]}
-        if data["expect"] == "send":
-            test["record"] = data["expected_record"]
+        source = data["source_record"]
+        try:
+            if data["expect"] == self.CURRENT:
+                return flowtests.pin(definition, source, name=data["name"])
+            test = {
+                "name": data["name"],
+                "source": flowtests.anonymise(definition, source),
+                "expect": data["expect"],
+            }
+            if data["expect"] == "send":
+                test["record"] = flowtests.anonymise_expected(definition, source, data["expected_record"])
+        except flowtests.MaskingChangesOutcome as exc:
+            self.add_error("source", str(exc))
+            return None
         return test
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
@@ -205,3 +205,18 @@ class CompiledFlow:
     def reset_run(self) -> None:
         """A new run: the "unique within the run" rules start afresh."""
         self.checker.reset()
+
+
+def wire(value):
+    """A mapped value as it is sent and compared: decimals as JSON numbers, dates in ISO 8601."""
+    if isinstance(value, dict):
+        return {key: wire(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [wire(item) for item in value]
+    if isinstance(value, Decimal):
+        if value.is_finite() and value == value.to_integral_value() and value.as_tuple().exponent >= 0:
+            return int(value)
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value

@@ -2,6 +2,7 @@
 rollback, live preview against the sandbox, and the same rules through the console and the API."""
 
 import json
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -409,3 +410,10 @@ def test_api_uses_the_same_validation_and_versions(systems):
         and clone.json()["name"] == "Catalog (copy)"
         and clone.json()["enabled"] is False
     )
+
+
+def test_preview_compares_values_by_type():
+    assert designer.same_value(12.3, Decimal("12.30"))
+    assert not designer.same_value(True, 1) and not designer.same_value(0, False)
+    assert designer.same_value({"a": [1.0, {"b": True}]}, {"a": [Decimal("1"), {"b": True}]})
+    assert not designer.same_value({"a": [1, 2]}, {"a": [1]})

@@ -83,7 +83,7 @@ def sent_test(name="A-1 sent"):
         "source": SOURCE,
         "expect": "send",
         "record": {
-            "properties": {"firstname": "A-1", "zip": "12.50", "email": "ann@example.com"},
+            "properties": {"firstname": "A-1", "zip": 12.5, "email": "ann@example.com"},
         },
     }
 
@@ -92,10 +92,18 @@ def test_a_test_passes_then_names_the_field_a_mapping_change_alters():
     data = definition(tests=[sent_test()])
     (outcome,) = flowtests.run_tests(data)
     assert outcome.passed, outcome
+    # What is sent is compared, decimals as JSON numbers: 12.50 and 12.5 are the same on the wire…
     data["mappings"][1]["transforms"] = [{"op": "to_decimal", "places": 1}]
+    assert flowtests.run_tests(data)[0].passed
+    # …but a number sent as text is a change, and so is a changed name.
+    data["mappings"][1]["transforms"] = []
+    data["mappings"][0]["transforms"] = [{"op": "trim"}, {"op": "lower"}]
     (outcome,) = flowtests.run_tests(data)
     assert not outcome.passed
-    assert outcome.differences == [{"field": "properties.zip", "expected": "12.50", "actual": "12.5"}]
+    assert outcome.differences == [
+        {"field": "properties.firstname", "expected": "A-1", "actual": "a-1"},
+        {"field": "properties.zip", "expected": 12.5, "actual": "12.5"},
+    ]
 
 
 def test_reject_and_skip_are_checked_too():
@@ -157,7 +165,10 @@ def test_the_tests_tab_adds_pins_accepts_and_deletes_each_as_a_version(systems):
     )
     assert response.status_code == 302
     flow.refresh_from_db()
-    assert flow.tests[0]["record"]["properties"]["email"] == "ann@example.com"  # typed: not masked
+    # Personal values become same-shape placeholders, in the source and in what is expected.
+    assert flow.tests[0]["source"]["email"] == "Xxx@Xxxxxxx.xxx"
+    assert flow.tests[0]["record"]["properties"]["email"] == "xxx@xxxxxxx.xxx"
+    assert flow.tests[0]["source"]["sku"] == SOURCE["sku"]
 
     # A bad form says which field and keeps the flow as it was.
     bad = client.post(url, {"action": "add", "name": "typed", "source": "{nope", "expect": "send"})
@@ -165,12 +176,12 @@ def test_the_tests_tab_adds_pins_accepts_and_deletes_each_as_a_version(systems):
     errors = bad.context["form"].errors
     assert set(errors) == {"name", "source", "record"}
 
-    # Pinned from a preview: the personal source field is masked before it is stored.
+    # Pinned from a preview: the same, before it is stored.
     client.post(url, {"action": "pin", "source": json.dumps(SOURCE)})
     flow.refresh_from_db()
     pinned = flow.tests[1]
     assert pinned["name"] == "Sample" and pinned["expect"] == "send"
-    assert pinned["source"]["email"] != SOURCE["email"] and pinned["source"]["sku"] == SOURCE["sku"]
+    assert pinned["source"] == {**SOURCE, "email": "Xxx@Xxxxxxx.xxx"}
 
     # The mapping changes: the page shows the failing field; accepting pins the new output.
     data = designer.definition_of(flow)
@@ -231,8 +242,8 @@ def test_console_toggle_and_api_take_an_override_reason(systems):
     differences = {d["field"]: (d["expected"], d["actual"]) for d in report["tests"][0]["differences"]}
     assert differences == {
         "properties.firstname": ("OLD", "A-1"),
-        "properties.zip": (None, "12.50"),
-        "properties.email": (None, "ann@example.com"),
+        "properties.zip": (None, 12.5),
+        "properties.email": (None, "xxx@xxxxxxx.xxx"),  # stored anonymised
     }
 
 
@@ -243,5 +254,80 @@ def test_tests_travel_with_the_exported_config(systems):
     admin = UserFactory(roles=[INTEGRATION_ADMIN])
     exported = configio.export_config(admin)
     (flow,) = [f for f in exported["flows"] if f["name"] == "Contacts"]
-    assert flow["tests"] == [sent_test()]
-    assert Flow.objects.get(name="Contacts").tests == [sent_test()]
+    assert flow["tests"] == Flow.objects.get(name="Contacts").tests
+    assert flow["tests"][0]["source"]["email"] == "Xxx@Xxxxxxx.xxx"
+    assert flow["tests"][0]["record"]["properties"]["firstname"] == "A-1"
+
+
+def test_personal_values_under_selectors_are_replaced_everywhere_they_appear():
+    data = definition()
+    data["mappings"].append(
+        {
+            "target": "properties.lastname",
+            "source": "attributes[code=nickname].value",
+            "transforms": [],
+            "personal": "name",
+        }
+    )
+    source = {
+        **SOURCE,
+        "attributes": [{"code": "nickname", "value": "Bobby Tables"}, {"code": "colour", "value": "red"}],
+        "note": "call Bobby Tables",
+        "contact": {"mail": "Ann@Example.com"},
+    }
+    test = flowtests.pin(data, source, name="t")
+    assert test["source"]["attributes"] == [
+        {"code": "nickname", "value": "Xxxxx Xxxxxx"},
+        {"code": "colour", "value": "red"},
+    ]
+    assert test["source"]["contact"] == {"mail": "Xxx@Xxxxxxx.xxx"}
+    assert "Bobby" not in json.dumps(test) and "Ann@" not in json.dumps(test)
+    assert test["expect"] == "send" and test["record"]["properties"]["lastname"] == "Xxxxx Xxxxxx"
+
+
+def test_a_sample_whose_placeholders_would_change_the_outcome_is_not_pinned():
+    data = definition(filters=[{"path": "email", "op": "contains", "value": "Ann"}])
+    with pytest.raises(flowtests.MaskingChangesOutcome):
+        flowtests.pin(data, SOURCE, name="t")
+
+
+def test_pausing_is_never_refused_and_failing_tests_can_be_fixed_one_at_a_time(systems):
+    admin = UserFactory(roles=[INTEGRATION_ADMIN])
+    stale = [
+        {**sent_test("a"), "record": {"properties": {"firstname": "OLD"}}},
+        {**sent_test("b"), "record": {"properties": {"firstname": "OLD"}}},
+    ]
+    flow = designer.save_flow(definition(tests=stale, enabled=True), author=admin, override="known")
+    client = Client()
+    client.force_login(admin)
+    url = reverse("flows:flow_tests", args=[flow.pk])
+    client.post(url, {"action": "accept", "name": "a"})
+    client.post(url, {"action": "delete", "name": "b"})
+    flow.refresh_from_db()
+    assert [t["name"] for t in flow.tests] == ["a"] and flowtests.run_tests(designer.definition_of(flow))[
+        0
+    ].passed
+    # A test that newly fails still needs a reason.
+    data = designer.definition_of(flow)
+    data["mappings"][0]["transforms"] = [{"op": "lower"}]
+    with pytest.raises(designer.DefinitionError):
+        designer.save_flow(data, flow=flow, author=admin)
+
+    # The flow's source system is gone from the hub's list of flows it follows: pausing still works.
+    Flow.objects.filter(pk=flow.pk).update(source_entity="no-such-entity")
+    client.post(reverse("flows:flow_toggle", args=[flow.pk]))
+    flow.refresh_from_db()
+    assert not flow.enabled
+    assert flow.current_version.definition["enabled"] is False
+
+
+def test_tests_sent_through_the_api_are_anonymised_too(systems):
+    admin = UserFactory(roles=[INTEGRATION_ADMIN])
+    api = APIClient()
+    api.force_login(admin)
+    created = api.post(reverse("flows-api:flow-list"), definition(tests=[sent_test()]), format="json")
+    assert created.status_code == 201, created.json()
+    flow = Flow.objects.get(pk=created.json()["id"])
+    assert "Ann@Example.com" not in json.dumps(flow.tests)
+    assert "ann@example.com" not in json.dumps(flow.current_version.definition)
+    assert flowtests.run_tests(designer.definition_of(flow))[0].passed
