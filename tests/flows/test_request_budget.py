@@ -75,7 +75,9 @@ def test_budget_holds_across_two_processes():
             assert int(out.strip()) == 400  # every contact, each reader
         stats = httpx.get(f"{url}/_sandbox/stats").json()
     requests = stats["total"]
-    assert requests == 2 * 16  # 400 contacts by 25, twice
+    # 400 contacts by 25, twice; a request the client retried (a slow answer on a loaded machine) is
+    # counted again by the sandbox, which CI saw once in a while.
+    assert 2 * 16 <= requests <= 2 * 16 + 2, stats
     assert stats["max_in_flight"] <= CONCURRENCY, stats
     assert stats["max_per_second"] <= RATE + 1, stats
     print("\nsandbox saw:", json.dumps({k: stats[k] for k in ("total", "max_in_flight", "max_per_second")}))

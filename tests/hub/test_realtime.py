@@ -109,7 +109,8 @@ async def test_viewer_role_follows_every_system_including_new_ones():
     events = await receive_types(communicator, timeout=3)
     changed = [e["payload"] for e in events if e["type"] == "object.changed"]
     expected = {"model": "flows.system", "pk": system.pk, "action": "created", "repr": "Created later"}
-    assert changed and all(c == expected for c in changed)
+    # Its creation, and possibly its first health check (a worker checks systems on a schedule).
+    assert expected in changed and all(c["pk"] == system.pk for c in changed)
     await communicator.disconnect()
 
 
