@@ -23,3 +23,25 @@ class FlowsConfig(AppConfig):
         from flows.schedules import ensure_schedules
 
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="flows.ensure_schedules")
+
+        from django.db.models.signals import post_delete, post_save
+
+        post_save.connect(_flow_schedule_follows, sender=Flow, dispatch_uid="flows.flow_schedule")
+        post_delete.connect(_flow_schedule_follows, sender=Flow, dispatch_uid="flows.flow_schedule_delete")
+
+
+def _flow_schedule_follows(sender, instance, raw=False, **kwargs):
+    """A flow's django-q2 schedule follows its trigger and enabled state, however it was saved."""
+    if raw:
+        return
+    from django.db import transaction
+
+    from flows.schedules import schedule_name, sync_flow_schedule
+
+    if "created" not in kwargs:  # post_delete
+        from django_q.models import Schedule
+
+        name = schedule_name(instance.pk)
+        transaction.on_commit(lambda: Schedule.objects.filter(name=name).delete())
+        return
+    transaction.on_commit(lambda: sync_flow_schedule(instance))

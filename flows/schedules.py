@@ -2,6 +2,8 @@
 
 HEALTH_CHECK = "flows: health check of every system"
 HEALTH_CHECK_MINUTES = 5
+REAPER = "flows: interrupt runs whose worker died"
+FLOW_PREFIX = "flow #"  # one schedule per enabled flow with an interval or cron trigger
 
 
 def ensure_schedules(**kwargs) -> None:
@@ -16,3 +18,49 @@ def ensure_schedules(**kwargs) -> None:
             "repeats": -1,
         },
     )
+    Schedule.objects.update_or_create(
+        name=REAPER,
+        defaults={
+            "func": "flows.tasks.reap_stuck_runs",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )
+
+
+def schedule_name(flow_id: int) -> str:
+    return f"{FLOW_PREFIX}{flow_id}"
+
+
+def sync_flow_schedule(flow) -> None:
+    """The flow's django-q2 schedule follows its trigger: interval or cron while enabled, none otherwise."""
+    from django_q.models import Schedule
+
+    from flows.choices import Trigger
+
+    name = schedule_name(flow.pk)
+    wanted = None
+    if flow.enabled and flow.trigger == Trigger.INTERVAL and flow.interval_minutes:
+        wanted = {"schedule_type": Schedule.MINUTES, "minutes": flow.interval_minutes, "cron": None}
+    elif flow.enabled and flow.trigger == Trigger.CRON and flow.cron:
+        wanted = {"schedule_type": Schedule.CRON, "cron": flow.cron, "minutes": None}
+    if wanted is None:
+        Schedule.objects.filter(name=name).delete()
+        return
+    Schedule.objects.update_or_create(
+        name=name,
+        defaults={"func": "flows.tasks.scheduled_run", "args": repr((flow.pk,)), "repeats": -1, **wanted},
+    )
+
+
+def sync_all_flow_schedules() -> None:
+    from django_q.models import Schedule
+
+    from flows.models import Flow
+
+    flows = list(Flow.objects.all())
+    for flow in flows:
+        sync_flow_schedule(flow)
+    known = {schedule_name(f.pk) for f in flows}
+    Schedule.objects.filter(name__startswith=FLOW_PREFIX).exclude(name__in=known).delete()

@@ -13,3 +13,31 @@ def run_health_scan(scan_id: int) -> None:
 
     with acting_as(None, source="task:data health"):
         datahealth.run_scan(scan_id)
+
+
+def run_flow(run_id: int) -> None:
+    from flows import sync
+    from integration_hub.context import acting_as
+
+    with acting_as(None, source="task:run"):
+        sync.execute_run(run_id)
+
+
+def reap_stuck_runs() -> int:
+    from flows import sync
+
+    return sync.reap_stuck_runs()
+
+
+def scheduled_run(flow_id: int) -> None:
+    """A flow's schedule fired: queue a run (coalesced into a waiting one)."""
+    from flows import sync
+    from flows.models import Flow, RunTrigger
+
+    flow = Flow.objects.filter(pk=flow_id, enabled=True).first()
+    if flow is None:
+        return
+    try:
+        sync.request_run(flow, trigger=RunTrigger.SCHEDULE)
+    except sync.RunRefused:
+        return

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from flows import blueprints, configio, datahealth, designer, flowtests, services, webhooks
+from flows import blueprints, configio, datahealth, designer, flowtests, services, sync, webhooks
 from flows.connectors.errors import ConnectorError, RecordError
 from flows.connectors.registry import connector_classes
 from flows.engine.chain_text import ChainTextError, format_chain, parse_chain
@@ -29,7 +29,7 @@ from flows.forms import (
     SystemForm,
     ValueMapForm,
 )
-from flows.models import Flow, HealthScan, System, ValueMap
+from flows.models import Flow, HealthScan, Run, RunTrigger, System, ValueMap
 from flows.tables import FlowTable, SystemTable, ValueMapTable
 from flows.valuemaps import entries_to_csv
 from integration_hub.decorators import public
@@ -267,7 +267,9 @@ class FlowTemplatesView(View):
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request):
-        return render(request, self.template_name, {"blueprints": blueprints.available_blueprints()})
+        return render(
+            request, self.template_name, {"blueprints": blueprints.available_blueprints(request.user)}
+        )
 
     def post(self, request):
         try:
@@ -331,6 +333,7 @@ class FlowView(FlowTabs, generic.ObjectView):
             "warnings": designer.validate_definition(definition, flow=obj).warnings,
             "dependents": obj.followers.all(),
             "failing_tests": designer.failing_tests(definition) if definition.get("tests") else [],
+            "runs": recent_runs(obj),
         }
 
 
@@ -593,15 +596,19 @@ class FlowToggleView(generic.ObjectMixin, View):
 
     def post(self, request, pk):
         flow = self.get_object(pk=pk)
+        if flow.enabled:  # pausing is an emergency brake: never refused by the flow's validation
+            designer.pause_flow(flow, author=request.user)
+            messages.success(request, _("Paused."))
+            return HttpResponseRedirect(flow.get_absolute_url())
         data = designer.definition_of(flow)
-        data["enabled"] = not flow.enabled
+        data["enabled"] = True
         try:
             designer.save_flow(
                 data,
                 flow=flow,
                 author=request.user,
-                comment=_("Enabled") if data["enabled"] else _("Paused"),
-                override=request.POST.get("override", "") if data["enabled"] else "",
+                comment=_("Enabled"),
+                override=request.POST.get("override", ""),
             )
         except designer.DefinitionError as exc:
             messages.error(
@@ -639,6 +646,11 @@ class FlowTestsView(FlowTabs, generic.ObjectMixin, View):
 
     def post(self, request, pk):
         flow = self.get_object(pk=pk, action="change")
+        with transaction.atomic():  # two people editing the tests at once: one waits for the other
+            flow = Flow.objects.select_for_update().get(pk=flow.pk)
+            return self.change(request, flow)
+
+    def change(self, request, flow):
         action = request.POST.get("action")
         definition = designer.definition_of(flow)
         tests = definition.get("tests") or []
@@ -648,6 +660,8 @@ class FlowTestsView(FlowTabs, generic.ObjectMixin, View):
             if not form.is_valid():
                 return self.render_page(request, flow, form=form, status=400)
             test = form.test(definition)
+            if test is None:
+                return self.render_page(request, flow, form=form, status=400)
             tests.append(test)
             comment = _("Flow test “%(name)s” added") % {"name": test["name"]}
         elif action == "pin":
@@ -655,7 +669,11 @@ class FlowTestsView(FlowTabs, generic.ObjectMixin, View):
             if source is None:
                 messages.error(request, _("The sample record could not be read."))
                 return HttpResponseRedirect(reverse("flows:flow_tests", args=[flow.pk]))
-            test = flowtests.pin(definition, source, name=flowtests.unique_name(tests, _("Sample")))
+            try:
+                test = flowtests.pin(definition, source, name=flowtests.unique_name(tests, _("Sample")))
+            except flowtests.MaskingChangesOutcome as exc:
+                messages.error(request, str(exc))
+                return HttpResponseRedirect(reverse("flows:flow_tests", args=[flow.pk]))
             tests.append(test)
             comment = _("Flow test “%(name)s” pinned from a preview") % {"name": test["name"]}
         elif action in ("accept", "delete"):
@@ -679,6 +697,82 @@ class FlowTestsView(FlowTabs, generic.ObjectMixin, View):
         else:
             messages.success(request, comment)
         return HttpResponseRedirect(reverse("flows:flow_tests", args=[flow.pk]))
+
+
+class FlowRunView(generic.ObjectMixin, View):
+    """Run now (POST), or a full resync (``full=1``: the incremental cursor is ignored)."""
+
+    queryset = Flow.objects.all()
+    action = "change"
+
+    def post(self, request, pk):
+        flow = self.get_object(pk=pk)
+        full = bool(request.POST.get("full"))
+        trigger = RunTrigger.RESYNC if full else RunTrigger.MANUAL
+        try:
+            run, created = sync.request_run(flow, trigger=trigger, user=request.user, full=full)
+        except sync.RunRefused as exc:
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(flow.get_absolute_url())
+        if created:
+            messages.success(request, _("Run #%(n)s queued.") % {"n": run.pk})
+        else:
+            messages.info(
+                request,
+                _("Run #%(n)s is already waiting to start: this request is part of it.") % {"n": run.pk},
+            )
+        return HttpResponseRedirect(run.get_absolute_url())
+
+
+class RunView(View):
+    """One run: status, counters, cursors, live while it runs; cancel. Seen by those who see its flow."""
+
+    template_name = "flows/run.html"
+    queryset = Run.objects.all()
+
+    def get_run(self, request, pk, action="view"):
+        run = get_object_or_404(Run.objects.select_related("flow", "version", "requested_by"), pk=pk)
+        if not can(request.user, action, run.flow):
+            generic.deny(request, _("You may not see this run."))
+        return run
+
+    def get(self, request, pk):
+        run = self.get_run(request, pk)
+        context = {
+            "run": run,
+            "flow": run.flow,
+            "can_change": can(request.user, "change", run.flow),
+            "failures": run.failures.all()[:20],
+            "see_personal": can_see_personal_data(request.user),
+        }
+        if request.GET.get("part") == "body":
+            return render(request, "flows/includes/run_body.html", context)
+        return render(request, self.template_name, context)
+
+
+class RunCancelView(RunView):
+    def get(self, request, pk):
+        return HttpResponse(status=405)
+
+    def post(self, request, pk):
+        run = self.get_run(request, pk, action="change")
+        sync.cancel_run(run)
+        messages.info(request, _("Cancelling: the run stops after the page it is writing."))
+        return HttpResponseRedirect(run.get_absolute_url())
+
+
+def recent_runs(flow, limit: int = 10):
+    return list(flow.runs.select_related("requested_by")[:limit])
+
+
+class FlowRunsPartView(generic.ObjectMixin, View):
+    """The flow page's runs card, redrawn live when one of its runs moves."""
+
+    queryset = Flow.objects.all()
+
+    def get(self, request, pk):
+        flow = self.get_object(pk=pk)
+        return render(request, "flows/includes/flow_runs.html", {"object": flow, "runs": recent_runs(flow)})
 
 
 class FlowPreviewView(generic.ObjectMixin, View):

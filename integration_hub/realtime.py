@@ -26,6 +26,7 @@ EVENT_TYPES = {
     "hub.ping",  # the status page's worker → browser round trip
     "session.ended",  # logged out or password changed: the connection closes
     "health.progress",  # a data-health scan read more records, finished or failed
+    "run.progress",  # a flow run was queued, committed a page or ended
 }
 
 _live_models: list = []

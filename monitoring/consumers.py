@@ -72,6 +72,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def health_progress(self, event):
         await self.forward(event)
 
+    async def run_progress(self, event):
+        await self.forward(event)
+
     async def access_changed(self, event):
         await self.refresh_groups()
         await self.forward(event)

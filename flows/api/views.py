@@ -76,6 +76,9 @@ class FlowViewSet(BaseModelViewSet):
         "preview": "change",
         "versions": "view",
         "tests": "view",
+        "run": "change",
+        "runs": "view",
+        "cancel": "change",
         "rollback": "change",
         "clone": "view",
         "export": "view",
@@ -122,6 +125,41 @@ class FlowViewSet(BaseModelViewSet):
         payload = preview_payload(request.user, designer.definition_of(flow))
         payload["items"] = [asdict(item) for item in payload["items"]]
         return Response(payload, status=200 if payload["error"] is None else 502)
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={202: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def run(self, request, pk=None):
+        """Run now (``{"full": true}`` for a full resync). 202 with the run; ``coalesced`` when a run was
+        already waiting to start (this request is part of it)."""
+        from flows import sync
+        from flows.models import RunTrigger
+
+        flow = self.get_object()
+        full = bool(isinstance(request.data, dict) and request.data.get("full"))
+        try:
+            run, created = sync.request_run(
+                flow, trigger=RunTrigger.RESYNC if full else RunTrigger.MANUAL, user=request.user, full=full
+            )
+        except sync.RunRefused as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response({**run_summary(run), "coalesced": not created}, status=202)
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def runs(self, request, pk=None):
+        """The flow's latest runs (50), newest first."""
+        flow = self.get_object()
+        return Response([run_summary(run) for run in flow.runs.all()[:50]])
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel the flow's active runs (a running one stops between two pages)."""
+        from flows import sync
+
+        flow = self.get_object()
+        runs = [sync.cancel_run(run) for run in flow.runs.filter(status__in=["queued", "running"])]
+        return Response([run_summary(run) for run in runs])
 
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"])
@@ -213,3 +251,21 @@ class FlowViewSet(BaseModelViewSet):
             raise PermissionDenied(_("You may not add flows."))
         copy_ = designer.clone_flow(flow, author=request.user)
         return Response(FlowSerializer(copy_, context={"request": request}).data, status=201)
+
+
+def run_summary(run) -> dict:
+    return {
+        "id": run.pk,
+        "flow": run.flow_id,
+        "version": run.version.number,
+        "trigger": run.trigger,
+        "status": run.status,
+        "full": run.full,
+        "counters": run.counters(),
+        "cursor_before": run.cursor_before,
+        "cursor_after": run.cursor_after,
+        "message": run.message,
+        "queued_at": run.queued_at,
+        "started": run.started,
+        "finished": run.finished,
+    }

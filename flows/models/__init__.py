@@ -1,15 +1,21 @@
 from flows.models.coordination import BudgetLease, BudgetState, SharedValue
 from flows.models.flows import FieldMapping, Flow, FlowVersion, ValueMap
 from flows.models.health import HealthScan
+from flows.models.runs import FailedRecord, RecordLink, Run, RunStatus, RunTrigger
 from flows.models.systems import System, SystemCheck, WebhookEvent
 
 __all__ = [
     "BudgetLease",
     "BudgetState",
+    "FailedRecord",
     "FieldMapping",
     "Flow",
     "FlowVersion",
     "HealthScan",
+    "RecordLink",
+    "Run",
+    "RunStatus",
+    "RunTrigger",
     "SharedValue",
     "System",
     "SystemCheck",

@@ -161,6 +161,13 @@ class Flow(AuditedModel):
         _("purpose"), blank=True, help_text=_("Why this data moves (for the GDPR register).")
     )
 
+    sync_cursor = models.CharField(
+        _("incremental cursor"),
+        max_length=200,
+        blank=True,
+        editable=False,
+        help_text=_("The highest cursor value the last complete run committed; the next run reads from it."),
+    )
     current_version = models.ForeignKey(
         "FlowVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
     )

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from flows.models import HealthScan
+from flows.models import FlowVersion, HealthScan, Run
 from integration_hub import services
 from integration_hub.models import AuditEntry
 from integration_hub.roles import VIEWER
@@ -134,6 +134,8 @@ def objects(db):
     flow = FlowFactory(source_system=system, target_system=system)
     value_map = ValueMapFactory()
     scan = HealthScan.objects.create(system=system, entity="products", key_path="id")
+    version = FlowVersion.objects.create(flow=flow, number=1, definition={})
+    run = Run.objects.create(flow=flow, version=version, trigger="manual", status="succeeded")
     entry = AuditEntry.objects.first()
     return {
         get_user_model(): owner,
@@ -143,6 +145,7 @@ def objects(db):
         AuditEntry: entry,
         type(token): token,
         "health_scan": scan,
+        Run: run,
     }
 
 

@@ -1,5 +1,5 @@
-"""``manage.py hub export|import``: config as code from the command line (the same service as the
-console page and the API)."""
+"""``manage.py hub export|import|run``: config as code and runs from the command line (the same
+services as the console pages and the API)."""
 
 import sys
 from pathlib import Path
@@ -26,11 +26,50 @@ class Command(BaseCommand):
         imp.add_argument("--format", choices=configio.FORMATS, default=None)
         imp.add_argument("--dry-run", action="store_true", help="Check and show the changes; apply nothing.")
         imp.add_argument("--as-user", help="Apply with this user's permissions and name in the audit log.")
+        run = sub.add_parser("run", help="Run a flow now, here, and print its counters.")
+        run.add_argument("flow", help="The flow's name (or id).")
+        run.add_argument("--full", action="store_true", help="A full resync: ignore the incremental cursor.")
 
     def handle(self, *args, action, **options):
         if action == "export":
             return self.export(**options)
+        if action == "run":
+            return self.run(**options)
         return self.import_(**options)
+
+    def run(self, *, flow, full, **_options):
+        """Queue the run like any trigger, then execute it in this process (a worker that claims it
+        first runs it instead: this command then waits for the result)."""
+        import time
+
+        from flows import sync
+        from flows.models import Run, RunStatus, RunTrigger
+
+        found = Flow.objects.filter(name=flow).first() or (
+            Flow.objects.filter(pk=int(flow)).first() if flow.isdigit() else None
+        )
+        if found is None:
+            raise CommandError(f"No flow named {flow!r}.")
+        with acting_as(None, source="command:hub run"):
+            try:
+                run, created = sync.request_run(
+                    found, trigger=RunTrigger.RESYNC if full else RunTrigger.MANUAL, full=full
+                )
+            except sync.RunRefused as exc:
+                raise CommandError(str(exc)) from exc
+            if not created:
+                self.stderr.write(f"Run #{run.pk} was already waiting; following it.")
+            sync.execute_run(run.pk)
+            run = Run.objects.get(pk=run.pk)
+            while run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+                time.sleep(0.5)
+                run.refresh_from_db()
+        counters = ", ".join(f"{name} {value}" for name, value in run.counters().items())
+        self.stdout.write(f"Run #{run.pk} {run.status}: {counters}")
+        if run.message:
+            self.stdout.write(run.message)
+        if run.status not in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
+            raise CommandError(f"Run #{run.pk} {run.status}.")
 
     def export(self, *, format, output, flow, **_options):
         flows = None

@@ -1,0 +1,226 @@
+"""What the sync engine keeps: runs, cross-system ID links and the records that failed.
+
+The database, not luck, keeps at most one active run per flow: a partial unique index allows one
+``running`` run and one ``queued`` follow-up per flow (a trigger while both exist is coalesced into
+the queued one, which reads whatever changed by the time it starts).
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from flows.models.flows import Flow, FlowVersion
+from flows.models.systems import System
+from integration_hub import crypto
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    SUCCEEDED = "succeeded", _("succeeded")
+    PARTIAL = "partial", _("partial")
+    FAILED = "failed", _("failed")
+    CANCELLED = "cancelled", _("cancelled")
+    INTERRUPTED = "interrupted", _("interrupted")
+
+
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+FINISHED = (
+    RunStatus.SUCCEEDED,
+    RunStatus.PARTIAL,
+    RunStatus.FAILED,
+    RunStatus.CANCELLED,
+    RunStatus.INTERRUPTED,
+)
+
+
+class RunTrigger(models.TextChoices):
+    MANUAL = "manual", _("manual")
+    SCHEDULE = "schedule", _("schedule")
+    WEBHOOK = "webhook", _("webhook")
+    CHAIN = "chain", _("after another flow")
+    RESYNC = "resync", _("full resync")
+    RETRY = "retry", _("retry failed records")
+
+
+COUNTERS = ("read", "filtered", "unchanged", "created", "updated", "deleted", "failed")
+
+
+class Run(models.Model):
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="runs")
+    version = models.ForeignKey(
+        FlowVersion, on_delete=models.PROTECT, related_name="runs", verbose_name=_("flow version")
+    )
+    trigger = models.CharField(_("trigger"), max_length=20, choices=RunTrigger.choices)
+    status = models.CharField(
+        _("status"), max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True
+    )
+    full = models.BooleanField(_("full read"), default=False, help_text=_("Ignore the incremental cursor."))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    # Counters: read = filtered + unchanged + created + updated + failed (+ deleted in mirror mode).
+    read = models.PositiveIntegerField(pgettext_lazy("run counter", "read"), default=0)
+    filtered = models.PositiveIntegerField(pgettext_lazy("run counter", "filtered out"), default=0)
+    unchanged = models.PositiveIntegerField(pgettext_lazy("run counter", "unchanged"), default=0)
+    created = models.PositiveIntegerField(pgettext_lazy("run counter", "created"), default=0)
+    updated = models.PositiveIntegerField(pgettext_lazy("run counter", "updated"), default=0)
+    deleted = models.PositiveIntegerField(pgettext_lazy("run counter", "deleted"), default=0)
+    failed = models.PositiveIntegerField(pgettext_lazy("run counter", "failed"), default=0)
+    # The incremental bound the read started from, and the highest cursor value committed since.
+    cursor_before = models.CharField(_("cursor before"), max_length=200, blank=True)
+    cursor_after = models.CharField(_("cursor after"), max_length=200, blank=True)
+    # Where the read resumes after the last committed page (the connector's opaque page cursor).
+    resume = models.TextField(_("resume position"), blank=True)
+    pages = models.PositiveIntegerField(_("pages committed"), default=0)
+    message = models.TextField(_("message"), blank=True)
+    worker = models.CharField(_("worker"), max_length=120, blank=True)
+    queued_at = models.DateTimeField(_("queued"), auto_now_add=True, db_index=True)
+    started = models.DateTimeField(_("started"), null=True, blank=True)
+    finished = models.DateTimeField(_("finished"), null=True, blank=True)
+    heartbeat = models.DateTimeField(_("heartbeat"), null=True, blank=True)
+    cancel_requested = models.BooleanField(_("cancel requested"), default=False)
+
+    class Meta:
+        verbose_name = _("run")
+        verbose_name_plural = _("runs")
+        ordering = ["-queued_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["flow"], condition=Q(status="running"), name="flows_run_one_running_per_flow"
+            ),
+            models.UniqueConstraint(
+                fields=["flow"], condition=Q(status="queued"), name="flows_run_one_queued_per_flow"
+            ),
+        ]
+        indexes = [models.Index(fields=["flow", "-queued_at"], name="flows_run_flow_recent")]
+
+    def __str__(self):
+        return f"{self.flow} #{self.pk}"
+
+    def get_absolute_url(self):
+        return reverse("flows:run", args=[self.pk])
+
+    @property
+    def written(self) -> int:
+        return self.created + self.updated + self.deleted
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def duration(self):
+        if self.started and self.finished:
+            return self.finished - self.started
+        return None
+
+    @property
+    def throughput(self) -> float | None:
+        """Records read per second."""
+        duration = self.duration
+        if duration is None or duration.total_seconds() <= 0:
+            return None
+        return self.read / duration.total_seconds()
+
+    def counters(self) -> dict:
+        return {name: getattr(self, name) for name in COUNTERS}
+
+
+class RecordLink(models.Model):
+    """One record known in two systems: the source's id and the id the target gave it (OCA "bindings").
+
+    ``last_hash`` is the canonical hash of the mapped record last written: an unchanged record is not
+    written again.
+    """
+
+    flow = models.ForeignKey(Flow, on_delete=models.SET_NULL, null=True, blank=True, related_name="links")
+    source_system = models.ForeignKey(System, on_delete=models.CASCADE, related_name="+")
+    source_entity = models.CharField(_("source entity"), max_length=100)
+    source_id = models.CharField(_("source id"), max_length=255)
+    target_system = models.ForeignKey(System, on_delete=models.CASCADE, related_name="+")
+    target_entity = models.CharField(_("target entity"), max_length=100)
+    target_id = models.CharField(_("target id"), max_length=255)
+    last_hash = models.CharField(_("last hash"), max_length=64, blank=True)
+    last_run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    last_synced = models.DateTimeField(_("last synced"), null=True, blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("record link")
+        verbose_name_plural = _("record links")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_system", "source_entity", "source_id", "target_system", "target_entity"],
+                name="flows_link_one_target_per_source",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["target_system", "target_entity", "target_id"], name="flows_link_target"),
+            models.Index(fields=["flow", "source_id"], name="flows_link_flow_source"),
+        ]
+
+    def __str__(self):
+        return f"{self.source_entity}:{self.source_id} → {self.target_entity}:{self.target_id}"
+
+
+class FailedRecord(models.Model):
+    """A record a run could not deliver, with its reason — never retried blindly, never dropped."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        RETRYING = "retrying", _("retrying")
+        RESOLVED = "resolved", _("resolved")
+        IGNORED = "ignored", _("ignored")
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="failed_records")
+    run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="failures")
+    source_id = models.CharField(_("source id"), max_length=255, blank=True)
+    stage = models.CharField(_("stage"), max_length=20)  # read, mapping, rule, write
+    error_class = models.CharField(_("error class"), max_length=40)
+    message = models.TextField(_("message"))
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    signature = models.CharField(_("signature"), max_length=64, db_index=True)
+    payload_encrypted = models.TextField(blank=True, editable=False)
+    attempts = models.PositiveIntegerField(_("attempts"), default=1)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    created = models.DateTimeField(_("first failed"), auto_now_add=True)
+    updated = models.DateTimeField(_("last failed"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("failed record")
+        verbose_name_plural = _("failed records")
+        ordering = ["-updated", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["flow", "source_id"],
+                condition=Q(status__in=["open", "retrying"]) & ~Q(source_id=""),
+                name="flows_failed_one_open_per_record",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.flow} · {self.source_id or '?'} · {self.error_class}"
+
+    @property
+    def payload(self) -> dict:
+        """``{"source": …, "mapped": …}`` (encrypted at rest: it may hold personal data)."""
+        if not self.payload_encrypted:
+            return {}
+        return json.loads(crypto.decrypt(self.payload_encrypted))
+
+    @payload.setter
+    def payload(self, value: dict) -> None:
+        self.payload_encrypted = crypto.encrypt(json.dumps(value, default=str)) if value else ""

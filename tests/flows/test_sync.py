@@ -1,0 +1,285 @@
+"""The sync engine over real HTTP between sandbox systems: a full sync, a rerun where nothing changed,
+one change → exactly one write, failures kept with their reason, and one active run per flow."""
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from flows import blueprints, designer, sync
+from flows.demo import ensure_demo_systems
+from flows.models import FailedRecord, RecordLink, Run, RunStatus
+from sandbox.testing import running
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with running(["pim", "shop"]) as urls:
+        yield urls
+
+
+@pytest.fixture
+def systems(sandbox):
+    return {s.slug: s for s in ensure_demo_systems(urls=sandbox)}
+
+
+def small_catalog(name: str | None = None):
+    """The catalog template, for the chairs only (250 of the PIM's 2,000 products): quick runs."""
+    flow = blueprints.create_from_blueprint("catalog", name=name)
+    data = designer.definition_of(flow)
+    data["filters"].append({"path": "family", "op": "equals", "value": "chairs"})
+    return designer.save_flow(data, flow=flow)
+
+
+def run_now(flow, **kwargs) -> Run:
+    run, created = sync.request_run(flow, **kwargs)
+    assert created
+    run.refresh_from_db()  # test settings run django-q2 tasks synchronously, in this process
+    return run
+
+
+def pim_products(system) -> list[dict]:
+    connector = system.get_connector()
+    try:
+        return [r for page in connector.read("products") for r in page.records]
+    finally:
+        connector.close()
+
+
+def shop_products(system, skus) -> dict:
+    connector = system.get_connector()
+    try:
+        return {p["sku"]: p for p in connector.lookup("products", "sku", list(skus))}
+    finally:
+        connector.close()
+
+
+def test_full_sync_then_nothing_changed_then_one_change(systems):
+    flow = small_catalog()
+    source = pim_products(systems["pim"])
+    enabled = [p for p in source if p["enabled"] and p["family"] == "chairs"]
+
+    first = run_now(flow)
+    assert first.status == RunStatus.SUCCEEDED, first.message
+    assert first.read == len(source)
+    assert first.filtered == len(source) - len(enabled)
+    assert first.created + first.updated == len(enabled) and first.failed == 0
+    assert first.read == first.filtered + first.unchanged + first.created + first.updated + first.failed
+    assert RecordLink.objects.filter(flow=flow).count() == len(enabled)
+    sample = enabled[:20]
+    in_shop = shop_products(systems["shop"], [p["identifier"] for p in sample])
+    for product in sample:
+        names = {v["locale"]: v["data"] for v in product["values"].get("name", [])}
+        assert in_shop[product["identifier"]]["name"] == (names.get("fr_FR") or names.get("en_US")).strip()
+
+    second = run_now(flow)
+    assert second.status == RunStatus.SUCCEEDED
+    assert (second.unchanged, second.created, second.updated) == (len(enabled), 0, 0)
+
+    changed = enabled[3]
+    pim = systems["pim"].get_connector()
+    try:
+        results = pim.write(
+            "products",
+            [
+                {
+                    "identifier": changed["identifier"],
+                    "values": {"name": [{"locale": "fr_FR", "scope": None, "data": "Chaise rouge"}]},
+                }
+            ],
+        )
+        assert results[0].ok, results[0].error
+    finally:
+        pim.close()
+    third = run_now(flow)
+    assert (third.updated, third.created, third.unchanged) == (1, 0, len(enabled) - 1)
+    assert (
+        shop_products(systems["shop"], [changed["identifier"]])[changed["identifier"]]["name"]
+        == "Chaise rouge"
+    )
+
+
+def test_records_the_target_refuses_are_kept_with_their_reason(systems):
+    flow = small_catalog()
+    data = designer.definition_of(flow)
+    # A price rule no product meets: every enabled chair fails its data-quality rule.
+    data["quality_rules"] = [{"kind": "range", "field": "price", "params": {"min": 1_000_000}}]
+    designer.save_flow(data, flow=flow)
+    run = run_now(flow)
+    assert run.status == RunStatus.PARTIAL
+    failures = FailedRecord.objects.filter(flow=flow)
+    assert failures.count() == run.failed > 0
+    failure = failures.first()
+    assert failure.stage == "rule" and "price" in failure.message
+    assert failure.payload["source"]["identifier"] == failure.source_id
+    assert failures.values("signature").distinct().count() == 1  # one cause, one group
+    assert run.read == run.filtered + run.failed
+    # The same failure on a rerun is one open record per source record, its attempts counted.
+    run_now(flow)
+    assert FailedRecord.objects.filter(flow=flow).count() == run.failed
+    assert FailedRecord.objects.get(pk=failure.pk).attempts == 2
+
+
+def test_one_running_and_one_queued_run_per_flow_triggers_coalesce(systems):
+    flow = small_catalog()
+    running_run = Run.objects.create(
+        flow=flow, version=flow.current_version, trigger="manual", status=RunStatus.RUNNING
+    )
+    from django.utils import timezone
+
+    Run.objects.filter(pk=running_run.pk).update(heartbeat=timezone.now())
+    outcomes = [sync.request_run(flow) for _ in range(20)]
+    assert sum(created for _run, created in outcomes) == 1
+    queued = {run.pk for run, _created in outcomes}
+    assert len(queued) == 1
+    assert Run.objects.get(pk=queued.pop()).status == RunStatus.QUEUED  # waits for the running one
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Run.objects.create(
+            flow=flow, version=flow.current_version, trigger="manual", status=RunStatus.RUNNING
+        )
+
+
+def test_a_run_whose_worker_died_is_interrupted_and_the_waiting_run_starts(systems):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    flow = small_catalog()
+    dead = Run.objects.create(
+        flow=flow, version=flow.current_version, trigger="manual", status=RunStatus.RUNNING
+    )
+    Run.objects.filter(pk=dead.pk).update(heartbeat=timezone.now() - timedelta(minutes=10))
+    run = run_now(flow)
+    dead.refresh_from_db()
+    assert dead.status == RunStatus.INTERRUPTED and "worker stopped" in dead.message
+    assert run.status == RunStatus.SUCCEEDED
+
+
+def rename_in_pim(system, identifier: str, name: str) -> None:
+    pim = system.get_connector()
+    try:
+        (result,) = pim.write(
+            "products",
+            [
+                {
+                    "identifier": identifier,
+                    "values": {"name": [{"locale": "fr_FR", "scope": None, "data": name}]},
+                }
+            ],
+        )
+        assert result.ok, result.error
+    finally:
+        pim.close()
+
+
+def test_incremental_runs_read_only_what_changed_since_the_last_one(systems):
+    flow = small_catalog()
+    data = designer.definition_of(flow)
+    data.update(sync_mode="incremental", cursor_field="updated")
+    flow = designer.save_flow(data, flow=flow)
+    first = run_now(flow)
+    assert first.status == RunStatus.SUCCEEDED and first.read == len(pim_products(systems["pim"]))
+    flow.refresh_from_db()
+    assert flow.sync_cursor == first.cursor_after != ""
+
+    second = run_now(flow)
+    assert second.cursor_before == first.cursor_after
+    assert second.read < 5 and second.created + second.updated == 0  # the last second's records, unchanged
+
+    chair = next(p for p in pim_products(systems["pim"]) if p["family"] == "chairs" and p["enabled"])
+    rename_in_pim(systems["pim"], chair["identifier"], "Fauteuil bleu")
+    third = run_now(flow)
+    assert third.updated == 1 and third.read < 5
+    assert third.cursor_after > second.cursor_after
+
+    resync = run_now(flow, full=True)
+    assert resync.cursor_before == "" and resync.read == first.read
+    assert resync.unchanged == first.created + first.updated
+
+
+def test_run_now_from_the_console_is_followed_on_its_page(systems):
+    from django.test import Client
+    from django.urls import reverse
+
+    from integration_hub.roles import INTEGRATION_ADMIN, VIEWER
+    from tests.factories import UserFactory
+
+    flow = small_catalog()
+    admin = Client()
+    admin.force_login(UserFactory(roles=[INTEGRATION_ADMIN]))
+    assert "No run yet" in admin.get(flow.get_absolute_url()).content.decode()
+    response = admin.post(reverse("flows:flow_run", args=[flow.pk]))
+    run = Run.objects.get(flow=flow)
+    assert response["Location"] == run.get_absolute_url()
+    page = admin.get(run.get_absolute_url()).content.decode()
+    assert 'data-status="succeeded"' in page and f'data-counter="created">{run.created}<' in page
+    assert f"#{run.pk}" in admin.get(reverse("flows:flow_runs", args=[flow.pk])).content.decode()
+
+    admin.post(reverse("flows:flow_run", args=[flow.pk]), {"full": "1"})
+    resync = Run.objects.filter(flow=flow).first()
+    assert resync.full and resync.trigger == "resync"
+
+    viewer = Client()
+    viewer.force_login(UserFactory(roles=[VIEWER]))
+    assert viewer.get(run.get_absolute_url()).status_code == 200
+    assert viewer.post(reverse("flows:flow_run", args=[flow.pk])).status_code == 403
+    assert viewer.post(reverse("flows:run_cancel", args=[run.pk])).status_code == 403
+    assert Run.objects.filter(flow=flow).count() == 2
+
+
+def test_api_and_manage_py_run_the_same_way(systems, capsys):
+    from django.core.management import call_command
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    from integration_hub.roles import INTEGRATION_ADMIN
+    from tests.factories import UserFactory
+
+    flow = small_catalog()
+    api = APIClient()
+    api.force_login(UserFactory(roles=[INTEGRATION_ADMIN]))
+    answer = api.post(reverse("flows-api:flow-run", args=[flow.pk]), {}, format="json")
+    assert answer.status_code == 202 and answer.json()["coalesced"] is False
+    runs = api.get(reverse("flows-api:flow-runs", args=[flow.pk])).json()
+    written = runs[0]["counters"]["created"] + runs[0]["counters"]["updated"]
+    assert runs[0]["status"] == "succeeded" and written > 0
+
+    call_command("hub", "run", flow.name)
+    out = capsys.readouterr().out
+    assert "succeeded" in out and f"unchanged {written}" in out
+
+
+def test_a_queued_run_can_be_cancelled_before_it_starts(systems):
+    flow = small_catalog()
+    Run.objects.create(flow=flow, version=flow.current_version, trigger="manual", status=RunStatus.RUNNING)
+    from django.utils import timezone
+
+    Run.objects.filter(flow=flow).update(heartbeat=timezone.now())
+    waiting, created = sync.request_run(flow)
+    assert created and waiting.status == RunStatus.QUEUED
+    assert sync.cancel_run(waiting).status == RunStatus.CANCELLED
+
+
+def test_the_flow_schedule_follows_its_trigger(systems):
+    from django_q.models import Schedule
+
+    from flows.schedules import schedule_name
+
+    flow = small_catalog()
+    name = schedule_name(flow.pk)
+    assert not Schedule.objects.filter(name=name).exists()  # paused: no schedule
+    data = designer.definition_of(flow)
+    data.update(enabled=True, trigger="interval", interval_minutes=1)
+    designer.save_flow(data, flow=flow)
+    schedule = Schedule.objects.get(name=name)
+    assert (schedule.schedule_type, schedule.minutes, schedule.func) == ("I", 1, "flows.tasks.scheduled_run")
+    data.update(trigger="cron", cron="*/5 * * * *")
+    designer.save_flow(data, flow=flow)
+    schedule.refresh_from_db()
+    assert (schedule.schedule_type, schedule.cron) == ("C", "*/5 * * * *")
+    designer.pause_flow(flow)
+    assert not Schedule.objects.filter(name=name).exists()
+    data["enabled"] = True
+    designer.save_flow(data, flow=flow)
+    flow.delete()
+    assert not Schedule.objects.filter(name=name).exists()
