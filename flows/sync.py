@@ -41,7 +41,7 @@ from flows.connectors.errors import ConnectorError, RecordError
 from flows.engine.mapping import CompiledFlow, wire
 from flows.engine.paths import parse_path
 from flows.models import Flow, System
-from flows.models.runs import ACTIVE, COUNTERS, FailedRecord, RecordLink, Run, RunStatus, RunTrigger
+from flows.models.runs import COUNTERS, FINISHED, FailedRecord, RecordLink, Run, RunStatus, RunTrigger
 from integration_hub import realtime
 
 logger = logging.getLogger(__name__)
@@ -230,7 +230,6 @@ class _Executor:
         self.target_entity = self.definition["target_entity"]
         self.compiled = CompiledFlow(self.definition, link_lookup=self._link_lookup)
         self.last_progress = 0.0
-        self.counts = {name: getattr(run, name) for name in COUNTERS}
 
     # ID links of other flows, for the link_lookup transform (e.g. ERP partner → shop customer).
     def _link_lookup(self, system: str, entity: str, source_id):
@@ -255,10 +254,7 @@ class _Executor:
     def _resume_point(self) -> None:
         """Where the read starts: an interrupted run's last committed page, else the flow's cursor."""
         run = self.run
-        previous = self.flow.runs.exclude(pk=run.pk).filter(
-            status__in=[s for s in RunStatus if s not in ACTIVE]
-        )
-        previous = previous.order_by("-pk").first()
+        previous = self.flow.runs.exclude(pk=run.pk).filter(status__in=FINISHED).order_by("-pk").first()
         if (
             previous is not None
             and previous.status == RunStatus.INTERRUPTED
@@ -287,7 +283,7 @@ class _Executor:
             self.id_path = parse_path(entity.id_field or "id")
             cursor_field = self.definition.get("cursor_field") or entity.cursor_field
             self.cursor_path = parse_path(cursor_field) if cursor_field else None
-            self.target_id_field = target.entity(self.target_entity).id_field or "id"
+            self.target_id_path = parse_path(target.entity(self.target_entity).id_field or "id")
             self.compiled.reset_run()
             pages = source.read(
                 self.source_entity, cursor=run.resume or None, since=run.cursor_before or None
@@ -363,7 +359,7 @@ class _Executor:
                 counts["unchanged"] += 1
                 continue
             if link is not None and self.definition.get("match_strategy") == MatchStrategy.LINKS:
-                parse_path(self.target_id_field).set(out, link.target_id)
+                self.target_id_path.set(out, link.target_id)
             to_write.append((source_id, record, out, digest))
         results = []
         if to_write:
@@ -399,21 +395,33 @@ class _Executor:
     def _commit(self, page, counts, failures, link_rows, high, now) -> None:
         run = self.run
         with transaction.atomic():
-            for source_id, target_id, digest in link_rows:
-                RecordLink.objects.update_or_create(
-                    source_system=self.source_system,
-                    source_entity=self.source_entity,
-                    source_id=source_id,
-                    target_system=self.target_system,
-                    target_entity=self.target_entity,
-                    defaults={
-                        "flow": self.flow,
-                        "target_id": target_id,
-                        "last_hash": digest,
-                        "last_run": run,
-                        "last_synced": now,
-                    },
-                )
+            # One upsert for the page's links (not a query per record).
+            RecordLink.objects.bulk_create(
+                [
+                    RecordLink(
+                        flow=self.flow,
+                        source_system=self.source_system,
+                        source_entity=self.source_entity,
+                        source_id=source_id,
+                        target_system=self.target_system,
+                        target_entity=self.target_entity,
+                        target_id=target_id,
+                        last_hash=digest,
+                        last_run=run,
+                        last_synced=now,
+                    )
+                    for source_id, target_id, digest in link_rows
+                ],
+                update_conflicts=True,
+                unique_fields=[
+                    "source_system",
+                    "source_entity",
+                    "source_id",
+                    "target_system",
+                    "target_entity",
+                ],
+                update_fields=["flow", "target_id", "last_hash", "last_run", "last_synced"],
+            )
             delivered = [row[0] for row in link_rows]
             if delivered:  # a record that now went through closes its open failure
                 FailedRecord.objects.filter(
@@ -423,8 +431,6 @@ class _Executor:
                 self._fail(failure)
             if high:
                 run.cursor_after = max(run.cursor_after or "", high)
-            for name, value in counts.items():
-                self.counts[name] += value
             run.resume = page.cursor or ""
             Run.objects.filter(pk=run.pk).update(
                 **{name: F(name) + value for name, value in counts.items()},
