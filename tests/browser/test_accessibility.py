@@ -17,6 +17,9 @@ RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "
 
 
 def axe_violations(page) -> list[str]:
+    # A page reached by submitting a form may show its elements before its stylesheets have loaded;
+    # contrast is only meaningful once they have (Bootstrap's own link blue fails on a grey footer).
+    page.wait_for_load_state("load")
     # evaluate() runs through the DevTools protocol, so the page's CSP stays on and does not block it.
     page.evaluate(AXE)
     result = page.evaluate("opts => axe.run(document, opts)", RULES)
