@@ -48,6 +48,8 @@ class RunTrigger(models.TextChoices):
     CHAIN = "chain", _("after another flow")
     RESYNC = "resync", _("full resync")
     RETRY = "retry", _("retry failed records")
+    RECORDS = "records", _("chosen records")
+    BACKFILL = "backfill", _("backfill")
 
 
 COUNTERS = ("read", "filtered", "unchanged", "created", "updated", "deleted", "failed")
@@ -63,6 +65,11 @@ class Run(models.Model):
         _("status"), max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True
     )
     full = models.BooleanField(_("full read"), default=False, help_text=_("Ignore the incremental cursor."))
+    # A run over chosen records (replay of failed records, resync of one record): their source ids,
+    # fetched fresh from the source instead of reading the entity. Empty: the whole read.
+    record_ids = models.JSONField(_("records"), default=list, blank=True)
+    # A backfill reads from this bound instead of the flow's cursor (and leaves the cursor alone).
+    backfill_from = models.CharField(_("backfill from"), max_length=200, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
