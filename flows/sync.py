@@ -25,10 +25,12 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
 import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -36,8 +38,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from flows.choices import FlowWriteMode, MatchStrategy, SyncMode
-from flows.connectors.base import WriteMode
-from flows.connectors.errors import ConnectorError, RecordError
+from flows.connectors.base import Page, WriteMode, WriteResult
+from flows.connectors.errors import ConnectorError, NotFound, RecordError, TransientError
 from flows.engine.mapping import CompiledFlow, wire
 from flows.engine.paths import parse_path
 from flows.models import Flow, System
@@ -46,9 +48,17 @@ from integration_hub import realtime
 
 logger = logging.getLogger(__name__)
 
-# A running run whose heartbeat is older than this is taken as dead (its worker was killed).
-STALE_AFTER = timedelta(seconds=120)
 PROGRESS_EVERY = 0.5  # seconds between two progress events of one run
+FETCH_CHUNK = 100  # chosen records fetched from the source per request
+MAX_RECORD_IDS = 10_000  # beyond this many chosen records a run reads the whole entity instead
+# Pages in a row whose write failed for a transient reason (after the client's retries) before the
+# run gives up: the target is down, the next run starts where this one stopped.
+TRANSIENT_PAGES = 3
+
+
+def stale_after() -> timedelta:
+    """A running run whose heartbeat is older than this is taken as dead (its worker was killed)."""
+    return timedelta(seconds=getattr(settings, "HUB_RUN_STALE_AFTER", 120))
 
 
 class RunRefused(Exception):
@@ -59,16 +69,34 @@ class RunRefused(Exception):
 
 
 def request_run(
-    flow: Flow, *, trigger: str = RunTrigger.MANUAL, user=None, full: bool = False
+    flow: Flow,
+    *,
+    trigger: str = RunTrigger.MANUAL,
+    user=None,
+    full: bool = False,
+    record_ids: list | None = None,
+    backfill_from: str = "",
 ) -> tuple[Run, bool]:
     """Queue a run of ``flow``'s current version; ``(run, True)`` when a new run was queued.
 
-    A flow has at most one queued run: a trigger while one waits is coalesced into it (``(run, False)``;
-    a full resync asked meanwhile makes the waiting run a full one). The queued run starts as soon as no
-    other run of the flow is running (the running one starts it when it ends).
+    ``record_ids``: source ids fetched fresh and written even if unchanged (resync, replay, webhook
+    events); with only those, the run does not read the rest of the entity. ``backfill_from``: read
+    from this bound instead of the flow's cursor.
+
+    A flow has at most one queued run: a trigger while one waits is coalesced into it (``(run, False)``):
+    its chosen records are added, and a whole read, a full resync or an earlier backfill bound asked
+    meanwhile are kept. The queued run starts as soon as no other run of the flow is running (the
+    running one starts it when it ends).
     """
     if flow.current_version_id is None:
         raise RunRefused(_("The flow has no saved version to run."))
+    problem = run_problem(flow)
+    if problem:
+        raise RunRefused(problem)
+    ids = list(dict.fromkeys(str(i) for i in (record_ids or []) if str(i)))
+    read_all = not ids or len(ids) > MAX_RECORD_IDS
+    if len(ids) > MAX_RECORD_IDS:
+        ids = []
     reap_stuck_runs(flow=flow)
     try:
         with transaction.atomic():
@@ -77,18 +105,123 @@ def request_run(
                 version_id=flow.current_version_id,
                 trigger=trigger,
                 full=full,
+                record_ids=ids,
+                read_all=read_all,
+                backfill_from=backfill_from or "",
                 requested_by=user if getattr(user, "pk", None) else None,
             )
     except IntegrityError:
-        run = Run.objects.filter(flow=flow, status=RunStatus.QUEUED).first()
-        if run is None:  # it started between our insert and this read: queue again
-            return request_run(flow, trigger=trigger, user=user, full=full)
-        if full and not run.full:
-            Run.objects.filter(pk=run.pk).update(full=True)
-            run.full = True
+        with transaction.atomic():
+            run = Run.objects.select_for_update().filter(flow=flow, status=RunStatus.QUEUED).first()
+            if run is None:  # it started between our insert and this read: queue again
+                return request_run(
+                    flow,
+                    trigger=trigger,
+                    user=user,
+                    full=full,
+                    record_ids=record_ids,
+                    backfill_from=backfill_from,
+                )
+            _coalesce(run, full=full, ids=ids, read_all=read_all, backfill_from=backfill_from)
         return run, False
     _enqueue(run)
     return run, True
+
+
+def _coalesce(run: Run, *, full: bool, ids: list[str], read_all: bool, backfill_from: str) -> None:
+    """Fold one more trigger into the waiting run (called with its row locked)."""
+    merged = list(dict.fromkeys([*run.record_ids, *ids]))
+    changes = {}
+    if len(merged) > MAX_RECORD_IDS:
+        changes.update(record_ids=[], read_all=True)
+    elif merged != run.record_ids:
+        changes["record_ids"] = merged
+    if read_all and not run.read_all:
+        changes["read_all"] = True
+    if full and not run.full:
+        changes["full"] = True
+    if backfill_from and (not run.backfill_from or backfill_from < run.backfill_from):
+        changes["backfill_from"] = backfill_from
+    if changes:
+        Run.objects.filter(pk=run.pk).update(**changes)
+        for name, value in changes.items():
+            setattr(run, name, value)
+
+
+def replay_failed(
+    flow: Flow, *, user=None, ids: list[int] | None = None, signature: str | None = None
+) -> Run:
+    """Replay failed records — by pk, all open ones with one signature, or all open ones of the flow:
+    each is re-read fresh from the source and written with the flow's current version."""
+    failures = FailedRecord.objects.filter(flow=flow, status__in=["open", "retrying"]).exclude(source_id="")
+    if ids is not None:
+        failures = failures.filter(pk__in=ids)
+    if signature:
+        failures = failures.filter(signature=signature)
+    source_ids = list(failures.values_list("source_id", flat=True))
+    if not source_ids:
+        raise RunRefused(_("There is no failed record to replay here."))
+    run, _created = request_run(flow, trigger=RunTrigger.RETRY, user=user, record_ids=source_ids)
+    failures.update(status=FailedRecord.Status.RETRYING)
+    return run
+
+
+def run_problem(flow: Flow) -> str:
+    """Why the flow cannot run as it is configured ("" when it can)."""
+    try:
+        from flows import policy
+    except ImportError:  # pragma: no cover - the failure-policy module lands separately
+        policy = None
+    if policy is not None and hasattr(policy, "run_blocked_reason"):
+        reason = policy.run_blocked_reason(flow)
+        if reason:
+            return str(reason)
+    version = flow.current_version
+    if version is None:
+        return ""
+    definition = version.definition
+    try:
+        target = System.objects.get(slug=definition["target_system"])
+        entity = target.get_connector().entity(definition["target_entity"])
+    except (System.DoesNotExist, NotFound, KeyError):
+        return ""  # the run itself reports a missing system or entity, with the details
+    return idempotency_problem(definition, entity)
+
+
+def reconcile_key(definition: dict, entity) -> tuple[str, str]:
+    """The target field unlinked records are recognised by, so that a rerun never creates twice.
+
+    ``("sku", "natural")``: a natural key the mapping fills; ``("ref", "reference")``: the hub stamps
+    its own reference there; ``("", "connector")``: the connector upserts on the entity's own keys;
+    ``("", "")``: nothing — a crash between a create and its link could duplicate the record.
+    """
+    if definition.get("match_strategy") == MatchStrategy.NATURAL_KEY and definition.get("target_key"):
+        return definition["target_key"], "natural"
+    mapped = {m.get("target") for m in definition.get("mappings") or []}
+    if len(entity.natural_keys) == 1 and entity.natural_keys[0] in mapped:
+        return entity.natural_keys[0], "natural"
+    if entity.reference_field:
+        return entity.reference_field, "reference"
+    if (
+        definition.get("write_mode") != FlowWriteMode.CREATE
+        and entity.natural_keys
+        and all(k in mapped for k in entity.natural_keys)
+    ):
+        return "", "connector"
+    return "", ""
+
+
+def idempotency_problem(definition: dict, entity) -> str:
+    if definition.get("write_mode") == FlowWriteMode.UPDATE:
+        return ""  # never creates
+    if reconcile_key(definition, entity)[1]:
+        return ""
+    return _(
+        "This flow could create a record twice if a run is interrupted between the write and the ID "
+        "link: the target entity “%(entity)s” has no reference field the hub can stamp. Match records "
+        "by a natural key (a field both systems share, such as a SKU or an e-mail), map one of the "
+        "target's keys (%(keys)s), or use the “update only” write mode."
+    ) % {"entity": entity.key, "keys": ", ".join(entity.natural_keys) or "—"}
 
 
 def _enqueue(run: Run) -> None:
@@ -121,7 +254,7 @@ def cancel_run(run: Run) -> Run:
 
 def reap_stuck_runs(*, flow: Flow | None = None) -> int:
     """Mark running runs whose worker stopped beating as interrupted; their waiting runs may start."""
-    stale = Run.objects.filter(status=RunStatus.RUNNING, heartbeat__lt=timezone.now() - STALE_AFTER)
+    stale = Run.objects.filter(status=RunStatus.RUNNING, heartbeat__lt=timezone.now() - stale_after())
     if flow is not None:
         stale = stale.filter(flow=flow)
     count = 0
@@ -219,6 +352,24 @@ def _cursor_value(value) -> str:
     return str(value)
 
 
+_crash_counts: dict[str, int] = {}
+
+
+def _crash_point(name: str) -> None:
+    """Test-only: ``HUB_TEST_CRASH_AT=<point>[:<nth>]`` kills this process (SIGKILL, no cleanup) the
+    nth time the run passes ``point`` — how the crash tests reach the worst moments of a run."""
+    wanted = os.environ.get("HUB_TEST_CRASH_AT")
+    if not wanted:
+        return
+    point, _sep, nth = wanted.partition(":")
+    if point != name:
+        return
+    _crash_counts[name] = _crash_counts.get(name, 0) + 1
+    if _crash_counts[name] == int(nth or 1):
+        logger.warning("HUB_TEST_CRASH_AT=%s: killing this worker now", wanted)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class _Executor:
     def __init__(self, run: Run):
         self.run = run
@@ -230,6 +381,13 @@ class _Executor:
         self.target_entity = self.definition["target_entity"]
         self.compiled = CompiledFlow(self.definition, link_lookup=self._link_lookup)
         self.last_progress = 0.0
+        mode = self.definition.get("write_mode")
+        self.create_only = mode == FlowWriteMode.CREATE
+        self.write_mode = (
+            WriteMode.UPSERT if mode in (FlowWriteMode.UPSERT, FlowWriteMode.MIRROR) else WriteMode(mode)
+        )
+        self.reconciled = 0  # records found already in the target (written by an interrupted run)
+        self.transient_pages = 0
 
     # ID links of other flows, for the link_lookup transform (e.g. ERP partner → shop customer).
     def _link_lookup(self, system: str, entity: str, source_id):
@@ -252,13 +410,17 @@ class _Executor:
         return link
 
     def _resume_point(self) -> None:
-        """Where the read starts: an interrupted run's last committed page, else the flow's cursor."""
+        """Where the read starts: an interrupted run's last committed page, a backfill bound, else the
+        flow's cursor."""
         run = self.run
         previous = self.flow.runs.exclude(pk=run.pk).filter(status__in=FINISHED).order_by("-pk").first()
         if (
             previous is not None
             and previous.status == RunStatus.INTERRUPTED
+            and previous.read_all
+            and run.read_all
             and not run.full
+            and not run.backfill_from
             and previous.version_id == run.version_id
         ):
             run.resume = previous.resume
@@ -266,43 +428,88 @@ class _Executor:
             run.cursor_after = previous.cursor_after
         else:
             incremental = self.definition.get("sync_mode") == SyncMode.INCREMENTAL
-            run.cursor_before = self.flow.sync_cursor if incremental and not run.full else ""
+            if run.backfill_from:
+                run.cursor_before = run.backfill_from
+            else:
+                run.cursor_before = self.flow.sync_cursor if incremental and not run.full else ""
             run.cursor_after = run.cursor_before
             run.resume = ""
         Run.objects.filter(pk=run.pk).update(
             resume=run.resume, cursor_before=run.cursor_before, cursor_after=run.cursor_after
         )
 
+    def _chosen_ids(self) -> list[str]:
+        """The run's chosen records, plus the failures waiting for a retry (replayed, or transient)."""
+        waiting = FailedRecord.objects.filter(flow=self.flow).exclude(source_id="")
+        waiting = waiting.filter(status=FailedRecord.Status.RETRYING) | waiting.filter(
+            status=FailedRecord.Status.OPEN, error_class__in=["transient", "rate_limited"]
+        )
+        return list(dict.fromkeys([*self.run.record_ids, *waiting.values_list("source_id", flat=True)]))
+
     def execute(self) -> None:
         run = self.run
         self._resume_point()
         source = self.source_system.get_connector()
         target = self.target_system.get_connector()
+        cancelled = False
         try:
             entity = source.entity(self.source_entity)
             self.id_path = parse_path(entity.id_field or "id")
             cursor_field = self.definition.get("cursor_field") or entity.cursor_field
             self.cursor_path = parse_path(cursor_field) if cursor_field else None
-            self.target_id_path = parse_path(target.entity(self.target_entity).id_field or "id")
+            target_entity = target.entity(self.target_entity)
+            self.target_id_path = parse_path(target_entity.id_field or "id")
+            key, how = reconcile_key(self.definition, target_entity)
+            self.key = key
+            self.key_path = parse_path(key) if key else None
+            self.stamp = how == "reference"
+            # The engine looks unlinked records up itself when the connector cannot match them: a
+            # create-only write, or the hub's own reference.
+            self.look_up = bool(key) and (self.create_only or self.stamp)
             self.compiled.reset_run()
-            pages = source.read(
-                self.source_entity, cursor=run.resume or None, since=run.cursor_before or None
-            )
-            cancelled = False
-            for page in pages:
-                self._page(page, target)
-                source.commit(self.source_entity, page.cursor)
-                if Run.objects.filter(pk=run.pk, cancel_requested=True).exists():
+            chosen = self._chosen_ids()
+            for start in range(0, len(chosen), FETCH_CHUNK):
+                self._chosen_page(source, target, chosen[start : start + FETCH_CHUNK])
+                if self._cancel_requested():
                     cancelled = True
                     break
+            if run.read_all and not cancelled:
+                pages = source.read(
+                    self.source_entity, cursor=run.resume or None, since=run.cursor_before or None
+                )
+                for page in pages:
+                    _crash_point("page_read")
+                    self._page(page, target)
+                    _crash_point("page_committed")
+                    source.commit(self.source_entity, page.cursor)
+                    if self._cancel_requested():
+                        cancelled = True
+                        break
         finally:
             source.close()
             target.close()
         self._finish(cancelled)
 
+    def _cancel_requested(self) -> bool:
+        return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+
+    def _chosen_page(self, source, target, ids: list[str]) -> None:
+        records = source.fetch(self.source_entity, ids)
+        found = {_cursor_value(self.id_path.get(r)) for r in records}
+        gone = [i for i in ids if i not in found]
+        if gone:  # deleted from the source since: nothing left to deliver
+            FailedRecord.objects.filter(
+                flow=self.flow, source_id__in=gone, status__in=["open", "retrying"]
+            ).update(
+                status=FailedRecord.Status.IGNORED, message=_("The record no longer exists in the source.")
+            )
+        self._page(Page(records=records), target, chosen=True)
+
     # --- one page -----------------------------------------------------------------------------------
 
-    def _page(self, page, target) -> None:
+    def _page(self, page, target, *, chosen: bool = False) -> None:
+        """Map, compare, write and commit one page. ``chosen``: records asked for by id — written even
+        when unchanged, and they move neither the cursor nor the resume position."""
         counts = dict.fromkeys(COUNTERS, 0)
         failures: list[dict] = []
         high = ""
@@ -316,7 +523,7 @@ class _Executor:
         for record in page.records:
             counts["read"] += 1
             source_id = _cursor_value(self.id_path.get(record))
-            if self.cursor_path is not None:
+            if self.cursor_path is not None and not chosen:
                 value = _cursor_value(self.cursor_path.get(record))
                 high = max(high, value)
             mapped = self.compiled.map(record)
@@ -352,24 +559,31 @@ class _Executor:
                 source_id__in=[c[0] for c in candidates if c[0]],
             )
         }
+        now = timezone.now()
+        link_rows = []
         to_write = []
         for source_id, record, out, digest in candidates:
             link = links.get(source_id)
-            if link is not None and link.last_hash == digest:
-                counts["unchanged"] += 1
+            if link is not None and (self.create_only or (link.last_hash == digest and not chosen)):
+                counts["unchanged"] += 1  # a create-only flow never rewrites what it created
                 continue
             if link is not None and self.definition.get("match_strategy") == MatchStrategy.LINKS:
                 self.target_id_path.set(out, link.target_id)
+            if self.stamp:
+                self.key_path.set(out, self.reference(source_id))
             to_write.append((source_id, record, out, digest))
         results = []
-        if to_write:
-            mode = self.definition.get("write_mode")
-            write_mode = (
-                WriteMode.UPSERT if mode in (FlowWriteMode.UPSERT, FlowWriteMode.MIRROR) else WriteMode(mode)
-            )
-            results = target.write(self.target_entity, [w[2] for w in to_write], write_mode)
-        now = timezone.now()
-        link_rows = []
+        try:
+            to_write = self._reconcile(to_write, links, counts, link_rows, target)
+            if to_write:
+                results = target.write(self.target_entity, [w[2] for w in to_write], self.write_mode)
+            self.transient_pages = 0
+        except TransientError as exc:
+            # The target stayed unreachable through the client's retries: the page's records wait in
+            # the failed records (retried by the next run), the run goes on — unless it keeps failing.
+            self.transient_pages += 1
+            results = [WriteResult.failed(exc)] * len(to_write)
+        _crash_point("after_write")
         for (source_id, record, out, digest), result in zip(to_write, results, strict=True):
             if not result.ok:
                 counts["failed"] += 1
@@ -390,9 +604,50 @@ class _Executor:
                 target_id = _cursor_value(parse_path(self.definition["target_key"]).get(out))
             if source_id and target_id:
                 link_rows.append((source_id, str(target_id), digest))
-        self._commit(page, counts, failures, link_rows, high, now)
+        self._commit(page, counts, failures, link_rows, high, now, chosen=chosen)
+        if self.transient_pages >= TRANSIENT_PAGES:
+            raise TransientError(
+                _("%(system)s kept failing for %(n)s pages in a row; the run stopped. Last error: %(e)s")
+                % {"system": self.target_system.name, "n": self.transient_pages, "e": results[0].error}
+            )
 
-    def _commit(self, page, counts, failures, link_rows, high, now) -> None:
+    def reference(self, source_id: str) -> str:
+        """The hub's own reference stamped on a record it writes (found again after a crash)."""
+        return f"hub:{self.source_system.slug}:{self.source_entity}:{source_id}"[:255]
+
+    def _reconcile(self, to_write, links, counts, link_rows, target):
+        """Find in the target the unlinked records an interrupted run may have written already.
+
+        Only when the connector cannot match them itself (a create-only write, the hub's reference):
+        a record found is linked — and, create-only, not written again; otherwise updated in place."""
+        if not self.look_up:
+            return to_write
+        unlinked = [w for w in to_write if w[0] not in links]
+        keys = {
+            str(self.key_path.get(w[2])): w for w in unlinked if self.key_path.get(w[2]) not in (None, "")
+        }
+        if not keys:
+            return to_write
+        found = {}
+        for record in target.lookup(self.target_entity, self.key, list(keys)):
+            found.setdefault(str(self.key_path.get(record)), _cursor_value(self.target_id_path.get(record)))
+        remaining = []
+        for item in to_write:
+            source_id, record, out, digest = item
+            target_id = found.get(str(self.key_path.get(out))) if source_id not in links else None
+            if not target_id:
+                remaining.append(item)
+                continue
+            self.reconciled += 1
+            if self.create_only:
+                counts["unchanged"] += 1
+                link_rows.append((source_id, target_id, digest))
+                continue
+            self.target_id_path.set(out, target_id)
+            remaining.append(item)
+        return remaining
+
+    def _commit(self, page, counts, failures, link_rows, high, now, *, chosen: bool = False) -> None:
         run = self.run
         with transaction.atomic():
             # One upsert for the page's links (not a query per record).
@@ -431,7 +686,8 @@ class _Executor:
                 self._fail(failure)
             if high:
                 run.cursor_after = max(run.cursor_after or "", high)
-            run.resume = page.cursor or ""
+            if not chosen:
+                run.resume = page.cursor or ""
             Run.objects.filter(pk=run.pk).update(
                 **{name: F(name) + value for name, value in counts.items()},
                 resume=run.resume,
@@ -477,6 +733,12 @@ class _Executor:
             message = _("%(n)s records could not be delivered: see the failed records.") % {"n": run.failed}
         else:
             status, message = RunStatus.SUCCEEDED, ""
+        if self.reconciled:
+            found = _(
+                "%(n)s records written by an interrupted run were found in the target and linked, "
+                "not written twice."
+            ) % {"n": self.reconciled}
+            message = f"{message} {found}".strip()
         with transaction.atomic():
             Run.objects.filter(pk=run.pk).update(
                 status=status,
@@ -484,8 +746,9 @@ class _Executor:
                 resume="" if not cancelled else run.resume,
                 message=message,
             )
-            if not cancelled and run.cursor_after and run.cursor_after != self.flow.sync_cursor:
-                Flow.objects.filter(pk=self.flow.pk).update(sync_cursor=run.cursor_after)
+            cursor = max(run.cursor_after or "", self.flow.sync_cursor or "")
+            if not cancelled and run.read_all and cursor != self.flow.sync_cursor:
+                Flow.objects.filter(pk=self.flow.pk).update(sync_cursor=cursor)
 
     def _progress(self) -> None:
         now = time.monotonic()

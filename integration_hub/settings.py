@@ -39,6 +39,12 @@ HUB_ENCRYPTION_KEYS = get_list("HUB_ENCRYPTION_KEYS") or [
 HUB_FILES_ROOT = Path(os.environ.get("HUB_FILES_ROOT", DATA_DIR / "files")).resolve()
 # Hosts the hub may open outgoing connections to; empty means any. Tests force loopback.
 HUB_OUTBOUND_ALLOWED_HOSTS = get_list("HUB_OUTBOUND_ALLOWED_HOSTS")
+# Failure policy (flows/breaker.py, flows/policy.py): a system's circuit opens after this many failed
+# requests in a row (0: no breaker) and stays open this many seconds before one probe request; a flow
+# is paused after this many failed runs in a row (0: never).
+HUB_BREAKER_THRESHOLD = get_int("HUB_BREAKER_THRESHOLD", 5)
+HUB_BREAKER_COOLDOWN = get_int("HUB_BREAKER_COOLDOWN", 60)
+HUB_AUTO_PAUSE_AFTER = get_int("HUB_AUTO_PAUSE_AFTER", 3)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -219,6 +225,8 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 # Login attempts: after this many failures for one user name or one address within the window
 # (seconds), logins are refused until the window has passed.
+# A running sync whose worker has not beaten for this many seconds is taken as dead (interrupted).
+HUB_RUN_STALE_AFTER = get_int("HUB_RUN_STALE_AFTER", 120)
 HUB_LOGIN_MAX_FAILURES = get_int("HUB_LOGIN_MAX_FAILURES", 10)
 HUB_LOGIN_FAILURE_WINDOW = get_int("HUB_LOGIN_FAILURE_WINDOW", 15 * 60)
 PASSWORD_RESET_TIMEOUT = get_int("HUB_PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600)

@@ -70,6 +70,10 @@ class Entity:
     id_field: str = "id"
     cursor_field: str = ""  # the field incremental reads filter on ("updated", "write_date"…)
     natural_keys: tuple[str, ...] = ()  # fields that identify a record across systems (sku, email)
+    # A field the system keeps where the hub may stamp its own reference on the records it creates
+    # (an external id, Odoo's ``ref``): a create-only target without a natural key is reconciled on it
+    # after a crash, so a record is never created twice.
+    reference_field: str = ""
     capabilities: frozenset[Capability] = frozenset({Capability.READ})
     samples: tuple[dict, ...] = ()
 
@@ -80,6 +84,7 @@ class Entity:
             "id_field": self.id_field,
             "cursor_field": self.cursor_field,
             "natural_keys": list(self.natural_keys),
+            "reference_field": self.reference_field,
             "capabilities": sorted(self.capabilities),
             "fields": [f.as_dict() for f in self.fields],
             "samples": list(self.samples),
@@ -224,6 +229,7 @@ class Connector:
                     id_field=entity.id_field,
                     cursor_field=entity.cursor_field,
                     natural_keys=entity.natural_keys,
+                    reference_field=entity.reference_field,
                     capabilities=entity.capabilities,
                     samples=tuple(samples),
                 )

@@ -28,7 +28,7 @@ def entity_list_problem(value, check_one: Callable[[str, dict], str]) -> str:
             return _("%(where)s repeats the key “%(key)s”.") % {"where": where, "key": key}
         keys.add(key)
         where = _("Entity “%(key)s”") % {"key": key}
-        for name in ("id_field", "cursor_field", "label"):
+        for name in ("id_field", "cursor_field", "label", "reference_field"):
             if d.get(name) is not None and not isinstance(d[name], str):
                 return _("%(where)s: “%(name)s” must be text.") % {"where": where, "name": name}
         natural = d.get("natural_keys")
@@ -49,5 +49,6 @@ def entity_from_definition(d: dict, capabilities: set[Capability]) -> Entity:
         id_field=d.get("id_field") or "id",
         cursor_field=d.get("cursor_field") or "",
         natural_keys=tuple(d.get("natural_keys") or ()),
+        reference_field=d.get("reference_field") or "",
         capabilities=frozenset(capabilities),
     )

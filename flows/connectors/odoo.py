@@ -378,6 +378,7 @@ ENTITIES = (
         id_field="id",
         cursor_field="write_date",
         natural_keys=("email",),
+        reference_field="ref",
         capabilities=READ_WRITE_DELETE,
     ),
     Entity(

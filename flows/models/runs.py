@@ -65,9 +65,11 @@ class Run(models.Model):
         _("status"), max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True
     )
     full = models.BooleanField(_("full read"), default=False, help_text=_("Ignore the incremental cursor."))
-    # A run over chosen records (replay of failed records, resync of one record): their source ids,
-    # fetched fresh from the source instead of reading the entity. Empty: the whole read.
+    # Chosen records (replay of failed records, resync of one record, webhook events): fetched fresh
+    # from the source by id and written even if unchanged, before the read of the entity — which a run
+    # over chosen records only (``read_all`` off) leaves out.
     record_ids = models.JSONField(_("records"), default=list, blank=True)
+    read_all = models.BooleanField(_("reads the entity"), default=True)
     # A backfill reads from this bound instead of the flow's cursor (and leaves the cursor alone).
     backfill_from = models.CharField(_("backfill from"), max_length=200, blank=True)
     requested_by = models.ForeignKey(

@@ -1,6 +1,8 @@
 """The sync engine over real HTTP between sandbox systems: a full sync, a rerun where nothing changed,
 one change → exactly one write, failures kept with their reason, and one active run per flow."""
 
+import itertools
+
 import pytest
 from django.db import IntegrityError, transaction
 
@@ -283,3 +285,126 @@ def test_the_flow_schedule_follows_its_trigger(systems):
     designer.save_flow(data, flow=flow)
     flow.delete()
     assert not Schedule.objects.filter(name=name).exists()
+
+
+def test_twenty_simultaneous_triggers_give_one_run_at_a_time_and_lose_none(systems):
+    import threading
+
+    from django.db import connections
+
+    flow = small_catalog()
+    barrier = threading.Barrier(20)
+    outcomes, errors = [], []
+
+    def trigger():
+        try:
+            barrier.wait(timeout=30)
+            outcomes.append(sync.request_run(flow))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=trigger) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert errors == [] and len(outcomes) == 20
+    runs = list(Run.objects.filter(flow=flow).order_by("started"))
+    # Every trigger got a run: one it created, or the waiting one it was folded into.
+    assert {run.pk for run, _created in outcomes} <= {run.pk for run in runs}
+    assert sum(created for _run, created in outcomes) == len(runs)
+    assert all(run.status == RunStatus.SUCCEEDED for run in runs), [(r.status, r.message) for r in runs]
+    for earlier, later in itertools.pairwise(runs):
+        assert earlier.finished <= later.started  # never two at once
+    # A trigger that arrived while a run was going on was not lost: a run started after it.
+    assert runs[-1].started >= max(run.queued_at for run in runs)
+
+
+def test_one_record_can_be_resynced_and_failed_records_replayed(systems):
+    flow = small_catalog()
+    first = run_now(flow)
+    delivered = first.created + first.updated
+    chair = next(p for p in pim_products(systems["pim"]) if p["family"] == "chairs" and p["enabled"])
+
+    # Resync one: fetched fresh by id and written even though nothing changed; the cursor stays.
+    one, created = sync.request_run(flow, trigger="records", record_ids=[chair["identifier"]])
+    one.refresh_from_db()
+    assert created and one.status == RunStatus.SUCCEEDED
+    assert (one.read, one.updated, one.created) == (1, 1, 0)
+
+    # A rule every chair fails, then fixed: replaying the failures delivers them without a full read.
+    data = designer.definition_of(flow)
+    data["quality_rules"] = [{"kind": "range", "field": "price", "params": {"min": 1_000_000}}]
+    designer.save_flow(data, flow=flow)
+    rename_in_pim(systems["pim"], chair["identifier"], "Chaise verte")
+    failing = run_now(flow, full=True)
+    assert failing.failed == delivered and failing.status == RunStatus.PARTIAL
+    signature = FailedRecord.objects.filter(flow=flow).first().signature
+    data["quality_rules"] = []
+    designer.save_flow(data, flow=flow)
+    replay = sync.replay_failed(flow, signature=signature)
+    replay.refresh_from_db()
+    assert replay.status == RunStatus.SUCCEEDED and replay.read == delivered
+    assert not FailedRecord.objects.filter(flow=flow, status__in=["open", "retrying"]).exists()
+    assert (
+        shop_products(systems["shop"], [chair["identifier"]])[chair["identifier"]]["name"] == "Chaise verte"
+    )
+    with pytest.raises(sync.RunRefused):
+        sync.replay_failed(flow)  # nothing left to replay
+
+
+def test_triggers_for_chosen_records_fold_into_the_waiting_run(systems):
+    from django.utils import timezone
+
+    flow = small_catalog()
+    Run.objects.create(
+        flow=flow, version=flow.current_version, trigger="manual", status=RunStatus.RUNNING,
+        heartbeat=timezone.now(),
+    )  # fmt: skip
+    waiting, created = sync.request_run(flow, trigger="webhook", record_ids=["A", "B"])
+    assert created and not waiting.read_all
+    again, created = sync.request_run(flow, trigger="webhook", record_ids=["B", "C"])
+    assert not created and again.pk == waiting.pk
+    waiting.refresh_from_db()
+    assert waiting.record_ids == ["A", "B", "C"] and not waiting.read_all
+    sync.request_run(flow, backfill_from="2026-01-01")
+    waiting.refresh_from_db()
+    assert waiting.read_all and waiting.backfill_from == "2026-01-01"
+
+
+def test_a_target_that_stays_down_keeps_the_records_for_the_next_run(systems, sandbox, monkeypatch):
+    import httpx
+
+    from flows.connectors.base import Connector
+
+    monkeypatch.setattr(Connector, "retries", 0)  # fail at once instead of backing off in a test
+    flow = small_catalog()
+    httpx.put(f"{sandbox['shop']}/_sandbox/faults", json={"error_rate": 1.0}).raise_for_status()
+    try:
+        down = run_now(flow)
+    finally:
+        httpx.put(f"{sandbox['shop']}/_sandbox/faults", json={"error_rate": 0.0}).raise_for_status()
+    # The run stopped after a few pages in a row could not be written; their records wait, with why.
+    assert down.status == RunStatus.FAILED and "pages in a row" in down.message
+    waiting = FailedRecord.objects.filter(flow=flow, status="open")
+    assert waiting.count() == down.failed > 0
+    assert set(waiting.values_list("error_class", flat=True)) == {"transient"}
+    assert waiting.first().http_status == 503
+
+    back = run_now(flow)  # the next run retries them first, then reads on
+    assert back.status == RunStatus.SUCCEEDED
+    assert not FailedRecord.objects.filter(flow=flow, status="open").exists()
+    enabled = [p for p in pim_products(systems["pim"]) if p["enabled"] and p["family"] == "chairs"]
+    assert RecordLink.objects.filter(flow=flow).count() == len(enabled)
+
+
+def test_a_flow_that_could_create_twice_after_a_crash_is_refused(systems):
+    data = blueprints.definition_for("catalog", name="Products without a key")
+    data.update(match_strategy="links", source_key="", target_key="", write_mode="create")
+    data["mappings"] = [m for m in data["mappings"] if m["target"] != "sku"]
+    flow = designer.save_flow(data)
+    with pytest.raises(sync.RunRefused, match="create a record twice"):
+        sync.request_run(flow)
+    assert not Run.objects.filter(flow=flow).exists()
