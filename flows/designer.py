@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from croniter import croniter
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -22,6 +23,7 @@ from flows.choices import (
     Criticality,
     FlowWriteMode,
     MatchStrategy,
+    PauseKind,
     PersonalData,
     SyncMode,
     Trigger,
@@ -153,6 +155,18 @@ def _field_known(path_text: str, known: set[str]) -> bool:
     return any(k.startswith(plain + ".") for k in known)
 
 
+def _idempotency_problem(target: System, data: dict) -> str:
+    """A flow that could create a record twice after a crash is refused (see ``sync.reconcile_key``)."""
+    from flows.connectors.errors import ConnectorError
+    from flows.sync import idempotency_problem
+
+    try:
+        entity = target.get_connector().entity((data.get("target_entity") or "").strip())
+    except (ConnectorError, ValueError, KeyError):
+        return ""  # an entity the connector cannot name here: the run checks again
+    return idempotency_problem(data, entity)
+
+
 def validate_definition(data: dict, *, flow: Flow | None = None) -> Validation:
     """Every problem of a definition, keyed like the form fields; warnings that do not block saving."""
     from flows.engine.paths import PathError, parse_path
@@ -244,6 +258,10 @@ def validate_definition(data: dict, *, flow: Flow | None = None) -> Validation:
                 parse_path(data[key])
             except PathError as exc:
                 v.add(key, str(exc))
+    if "target" in systems and "write_mode" not in v.errors and not v.errors.get("target_entity"):
+        problem = _idempotency_problem(systems["target"], data)
+        if problem:
+            v.add("write_mode", problem)
 
     filters = data.get("filters") or []
     if not isinstance(filters, list):
@@ -524,9 +542,11 @@ def save_flow(
             }
         )
     flow = flow or Flow()
+    was_enabled = bool(flow.pk and flow.enabled)
     for name in SCALAR_FIELDS:
         if name in data:
             setattr(flow, name, copy.deepcopy(data[name]))
+    _note_pause(flow, was_enabled)
     flow.name = flow.name.strip()
     flow.source_system = System.objects.get(slug=data["source_system"])
     flow.target_system = System.objects.get(slug=data["target_system"])
@@ -566,12 +586,28 @@ def save_flow(
     return flow
 
 
+def _note_pause(flow: Flow, was_enabled: bool) -> None:
+    """Enabling clears why the flow was paused; pausing it in the designer is a person's pause."""
+    if flow.enabled:
+        flow.pause_kind, flow.pause_reason, flow.paused_at = "", "", None
+    elif was_enabled:
+        flow.pause_kind, flow.pause_reason, flow.paused_at = PauseKind.PERSON, "", timezone.now()
+
+
+PAUSE_FIELDS = ["enabled", "pause_kind", "pause_reason", "paused_at", "updated"]
+
+
 @transaction.atomic
-def pause_flow(flow: Flow, *, author=None) -> Flow:
-    """Pause at once, whatever the rest of the definition: never refused (an emergency brake)."""
+def pause_flow(flow: Flow, *, author=None, kind: str = PauseKind.PERSON, reason: str = "") -> Flow:
+    """Pause at once, whatever the rest of the definition: never refused (an emergency brake).
+
+    ``kind`` says who paused it (a person, the failure policy, a system's maintenance) and ``reason``
+    why, shown on the flow's page; only what maintenance paused is resumed when it ends.
+    """
     flow.enabled = False
-    flow.save(update_fields=["enabled", "updated"])  # audited and published like any change
-    freeze(flow, author=author, comment=_("Paused"))
+    flow.pause_kind, flow.pause_reason, flow.paused_at = kind, reason[:500], timezone.now()
+    flow.save(update_fields=PAUSE_FIELDS)  # audited and published like any change
+    freeze(flow, author=author, comment=(reason or _("Paused"))[:500])
     return flow
 
 

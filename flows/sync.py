@@ -168,10 +168,7 @@ def replay_failed(
 
 def run_problem(flow: Flow) -> str:
     """Why the flow cannot run as it is configured ("" when it can)."""
-    try:
-        from flows import policy
-    except ImportError:  # pragma: no cover - the failure-policy module lands separately
-        policy = None
+    policy = _policy()
     if policy is not None and hasattr(policy, "run_blocked_reason"):
         reason = policy.run_blocked_reason(flow)
         if reason:
@@ -319,8 +316,22 @@ def execute_run(run_id: int) -> Run | None:
     return run
 
 
+def _policy():
+    try:
+        from flows import policy
+    except ImportError:  # pragma: no cover - only while the failure-policy module is not installed
+        return None
+    return policy
+
+
 def _after_run(run: Run) -> None:
     _publish(run)
+    policy = _policy()
+    if policy is not None and hasattr(policy, "after_run"):
+        try:
+            policy.after_run(run)  # may pause the flow after failed runs in a row, with an alert
+        except Exception:
+            logger.exception("Failure policy after run %s", run.pk)
     start_queued(run.flow_id)
     if run.status == RunStatus.SUCCEEDED:
         for follower in Flow.objects.filter(after_flow_id=run.flow_id, enabled=True):

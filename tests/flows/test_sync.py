@@ -404,7 +404,15 @@ def test_a_flow_that_could_create_twice_after_a_crash_is_refused(systems):
     data = blueprints.definition_for("catalog", name="Products without a key")
     data.update(match_strategy="links", source_key="", target_key="", write_mode="create")
     data["mappings"] = [m for m in data["mappings"] if m["target"] != "sku"]
+    with pytest.raises(designer.DefinitionError) as refused:
+        designer.save_flow(data)
+    assert "create a record twice" in refused.value.errors["write_mode"]
+    data["write_mode"] = "update"  # never creates: nothing to reconcile
     flow = designer.save_flow(data)
+    # A version saved before the rule (or edited in the database) is refused when it would run.
+    version = flow.current_version
+    version.definition = {**version.definition, "write_mode": "create"}
+    version.save()
     with pytest.raises(sync.RunRefused, match="create a record twice"):
         sync.request_run(flow)
     assert not Run.objects.filter(flow=flow).exists()
