@@ -157,6 +157,7 @@ def _field_known(path_text: str, known: set[str]) -> bool:
 
 def _idempotency_problem(target: System, data: dict) -> str:
     """A flow that could create a record twice after a crash is refused (see ``sync.reconcile_key``)."""
+    from flows.connectors.base import Capability
     from flows.connectors.errors import ConnectorError
     from flows.sync import idempotency_problem
 
@@ -164,6 +165,13 @@ def _idempotency_problem(target: System, data: dict) -> str:
         entity = target.get_connector().entity((data.get("target_entity") or "").strip())
     except (ConnectorError, ValueError, KeyError):
         return ""  # an entity the connector cannot name here: the run checks again
+    if data.get("write_mode") == FlowWriteMode.MIRROR and Capability.DELETE not in entity.capabilities:
+        return _(
+            "%(system)s cannot delete its %(entity)s: mirroring deletes needs that. Choose “upsert”."
+        ) % {
+            "system": target,
+            "entity": entity.key,
+        }
     return idempotency_problem(data, entity)
 
 

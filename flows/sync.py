@@ -397,7 +397,9 @@ class _Executor:
         self.write_mode = (
             WriteMode.UPSERT if mode in (FlowWriteMode.UPSERT, FlowWriteMode.MIRROR) else WriteMode(mode)
         )
+        self.mirror = mode == FlowWriteMode.MIRROR
         self.reconciled = 0  # records found already in the target (written by an interrupted run)
+        self.deletes_held = 0  # mirror deletes not made: too many at once to be a real deletion
         self.transient_pages = 0
 
     # ID links of other flows, for the link_lookup transform (e.g. ERP partner → shop customer).
@@ -484,6 +486,10 @@ class _Executor:
                 if self._cancel_requested():
                     cancelled = True
                     break
+            # Mirror deletes need a read of everything from the start: a link no page mentioned then
+            # is a record deleted in the source.
+            self.whole = run.read_all and not run.resume and not run.cursor_before
+            read_ok = False
             if run.read_all and not cancelled:
                 pages = source.read(
                     self.source_entity, cursor=run.resume or None, since=run.cursor_before or None
@@ -496,6 +502,10 @@ class _Executor:
                     if self._cancel_requested():
                         cancelled = True
                         break
+                else:
+                    read_ok = True
+            if self.mirror and self.whole and read_ok:
+                self._mirror_deletes(target)
         finally:
             source.close()
             target.close()
@@ -615,7 +625,10 @@ class _Executor:
                 target_id = _cursor_value(parse_path(self.definition["target_key"]).get(out))
             if source_id and target_id:
                 link_rows.append((source_id, str(target_id), digest))
-        self._commit(page, counts, failures, link_rows, high, now, chosen=chosen)
+        seen = []
+        if self.mirror and self.whole and not chosen:
+            seen = [_cursor_value(self.id_path.get(r)) for r in page.records]
+        self._commit(page, counts, failures, link_rows, high, now, chosen=chosen, seen=seen)
         if self.transient_pages >= TRANSIENT_PAGES:
             raise TransientError(
                 _("%(system)s kept failing for %(n)s pages in a row; the run stopped. Last error: %(e)s")
@@ -658,7 +671,16 @@ class _Executor:
             remaining.append(item)
         return remaining
 
-    def _commit(self, page, counts, failures, link_rows, high, now, *, chosen: bool = False) -> None:
+    def _links(self):
+        """This flow's pair of entities: every link from its source entity to its target entity."""
+        return RecordLink.objects.filter(
+            source_system=self.source_system,
+            source_entity=self.source_entity,
+            target_system=self.target_system,
+            target_entity=self.target_entity,
+        )
+
+    def _commit(self, page, counts, failures, link_rows, high, now, *, chosen: bool = False, seen=()) -> None:
         run = self.run
         with transaction.atomic():
             # One upsert for the page's links (not a query per record).
@@ -688,6 +710,8 @@ class _Executor:
                 ],
                 update_fields=["flow", "target_id", "last_hash", "last_run", "last_synced"],
             )
+            if seen:  # mirror: the records this read met still exist in the source
+                self._links().filter(source_id__in=seen).exclude(last_run=run).update(last_run=run)
             delivered = [row[0] for row in link_rows]
             if delivered:  # a record that now went through closes its open failure
                 FailedRecord.objects.filter(
@@ -732,6 +756,47 @@ class _Executor:
         record.payload = payload
         record.save()
 
+    def _mirror_deletes(self, target) -> None:
+        """Delete in the target the linked records this whole read did not meet (deleted in the source).
+
+        Held back, with a message, when that would remove more than half of the linked records: a
+        source that answers an empty list by mistake must not empty the target."""
+        stale = self._links().exclude(last_run=self.run)
+        count = stale.count()
+        total = self._links().count()
+        confirmed = self.run.trigger == RunTrigger.RESYNC and self.run.requested_by_id is not None
+        if count > 10 and count * 2 > total and not confirmed:
+            self.deletes_held = count
+            return
+        ids = list(stale.values_list("pk", "source_id", "target_id").order_by("pk"))
+        for start in range(0, len(ids), FETCH_CHUNK):
+            chunk = ids[start : start + FETCH_CHUNK]
+            try:
+                results = target.delete(self.target_entity, [target_id for _pk, _s, target_id in chunk])
+            except TransientError as exc:
+                results = [WriteResult.failed(exc)] * len(chunk)
+            counts = dict.fromkeys(COUNTERS, 0)
+            gone, failures = [], []
+            for (pk, source_id, _target_id), result in zip(chunk, results, strict=True):
+                if result.ok:
+                    gone.append(pk)
+                    counts["deleted"] += 1
+                else:
+                    counts["failed"] += 1
+                    failures.append(
+                        {"source_id": source_id, "stage": "delete", "error": result.error, "source": None,
+                         "mapped": None}
+                    )  # fmt: skip
+            with transaction.atomic():
+                RecordLink.objects.filter(pk__in=gone).delete()
+                for failure in failures:
+                    self._fail(failure)
+                Run.objects.filter(pk=self.run.pk).update(
+                    **{name: F(name) + value for name, value in counts.items() if value},
+                    heartbeat=timezone.now(),
+                )
+            self._progress()
+
     # --- the end ------------------------------------------------------------------------------------
 
     def _finish(self, cancelled: bool) -> None:
@@ -744,6 +809,13 @@ class _Executor:
             message = _("%(n)s records could not be delivered: see the failed records.") % {"n": run.failed}
         else:
             status, message = RunStatus.SUCCEEDED, ""
+        if self.deletes_held:
+            held = _(
+                "Mirror: %(n)s linked records were not in the source, more than half of them — deleting "
+                "them was held back. If the source really deleted them, a full resync started by a person "
+                "deletes them."
+            ) % {"n": self.deletes_held}
+            message = f"{message} {held}".strip()
         if self.reconciled:
             found = _(
                 "%(n)s records written by an interrupted run were found in the target and linked, "

@@ -416,3 +416,45 @@ def test_a_flow_that_could_create_twice_after_a_crash_is_refused(systems):
     with pytest.raises(sync.RunRefused, match="create a record twice"):
         sync.request_run(flow)
     assert not Run.objects.filter(flow=flow).exists()
+
+
+def test_mirror_deletes_in_the_target_what_was_deleted_in_the_source(systems):
+    flow = small_catalog()
+    data = designer.definition_of(flow)
+    data["write_mode"] = "mirror"
+    flow = designer.save_flow(data, flow=flow)
+    first = run_now(flow)
+    assert first.status == RunStatus.SUCCEEDED and first.deleted == 0
+    chairs = [p for p in pim_products(systems["pim"]) if p["family"] == "chairs" and p["enabled"]]
+    gone = chairs[5]["identifier"]
+    pim = systems["pim"].get_connector()
+    try:
+        assert pim.delete("products", [gone])[0].ok
+    finally:
+        pim.close()
+
+    second = run_now(flow)
+    assert second.status == RunStatus.SUCCEEDED, second.message
+    assert (second.deleted, second.created, second.updated) == (1, 0, 0)
+    assert gone not in shop_products(systems["shop"], [c["identifier"] for c in chairs])
+    assert not RecordLink.objects.filter(flow=flow, source_id=gone).exists()
+    assert RecordLink.objects.filter(flow=flow).count() == len(chairs) - 1
+
+
+def test_mirror_holds_back_deleting_most_of_the_target(systems, monkeypatch):
+    flow = small_catalog()
+    data = designer.definition_of(flow)
+    data["write_mode"] = "mirror"
+    flow = designer.save_flow(data, flow=flow)
+    run_now(flow)
+    from flows.connectors.akeneo import AkeneoConnector
+
+    real_read = AkeneoConnector.read
+
+    def read_first_page_only(self, entity, cursor=None, **kwargs):
+        yield next(iter(real_read(self, entity, cursor, **kwargs)))
+
+    monkeypatch.setattr(AkeneoConnector, "read", read_first_page_only)
+    held = run_now(flow)
+    assert held.deleted == 0 and "held back" in held.message
+    assert RecordLink.objects.filter(flow=flow).count() > 20
