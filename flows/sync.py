@@ -161,8 +161,10 @@ def replay_failed(
     source_ids = list(failures.values_list("source_id", flat=True))
     if not source_ids:
         raise RunRefused(_("There is no failed record to replay here."))
-    run, _created = request_run(flow, trigger=RunTrigger.RETRY, user=user, record_ids=source_ids)
-    failures.update(status=FailedRecord.Status.RETRYING)
+    with transaction.atomic():  # marked before the run can start (it is queued on commit)
+        FailedRecord.objects.filter(pk__in=failures.values("pk")).update(status=FailedRecord.Status.RETRYING)
+        run, _created = request_run(flow, trigger=RunTrigger.RETRY, user=user, record_ids=source_ids)
+    run.refresh_from_db()
     return run
 
 
@@ -398,6 +400,17 @@ class _Executor:
             WriteMode.UPSERT if mode in (FlowWriteMode.UPSERT, FlowWriteMode.MIRROR) else WriteMode(mode)
         )
         self.mirror = mode == FlowWriteMode.MIRROR
+        # Echo suppression: with an opposite flow (target → source on the same entities), what this
+        # flow would write may be what the other flow just wrote there; it is compared with the
+        # target's current values first and not written back when equal.
+        self.echo_check = Flow.objects.filter(
+            source_system=self.target_system,
+            source_entity=self.target_entity,
+            target_system=self.source_system,
+            target_entity=self.source_entity,
+        ).exists()
+        self.mapped_paths = [parse_path(m["target"]) for m in self.definition.get("mappings") or []]
+        self.echoes = 0
         self.reconciled = 0  # records found already in the target (written by an interrupted run)
         self.deletes_held = 0  # mirror deletes not made: too many at once to be a real deletion
         self.transient_pages = 0
@@ -596,6 +609,8 @@ class _Executor:
         results = []
         try:
             to_write = self._reconcile(to_write, links, counts, link_rows, target)
+            if self.echo_check and to_write:
+                to_write = self._suppress_echoes(to_write, links, counts, link_rows, target)
             if to_write:
                 results = target.write(self.target_entity, [w[2] for w in to_write], self.write_mode)
             self.transient_pages = 0
@@ -634,6 +649,41 @@ class _Executor:
                 _("%(system)s kept failing for %(n)s pages in a row; the run stopped. Last error: %(e)s")
                 % {"system": self.target_system.name, "n": self.transient_pages, "e": results[0].error}
             )
+
+    def _suppress_echoes(self, to_write, links, counts, link_rows, target):
+        """Leave out the records whose mapped values the target already holds (an opposite flow wrote
+        them): counted unchanged, their link's hash updated — one read of the target per page."""
+        from flows.designer import same_value
+
+        wanted = {}  # target id or natural key value → record to write
+        by_key = []
+        for item in to_write:
+            source_id, _record, out, _digest = item
+            if source_id in links:
+                wanted[("id", str(links[source_id].target_id))] = item
+            elif self.key_path is not None and self.key_path.get(out) not in (None, ""):
+                wanted[("key", str(self.key_path.get(out)))] = item
+                by_key.append(str(self.key_path.get(out)))
+        current = {}
+        ids = [value for kind, value in wanted if kind == "id"]
+        if ids:
+            for record in target.fetch(self.target_entity, ids):
+                current[("id", _cursor_value(self.target_id_path.get(record)))] = record
+        if by_key:
+            for record in target.lookup(self.target_entity, self.key, by_key):
+                current.setdefault(("key", str(self.key_path.get(record))), record)
+        echoes = set()
+        for ref, item in wanted.items():
+            record = current.get(ref)
+            if record is None:
+                continue
+            out = item[2]
+            if all(same_value(path.get(record), path.get(out)) for path in self.mapped_paths):
+                echoes.add(item[0])
+                counts["unchanged"] += 1
+                link_rows.append((item[0], _cursor_value(self.target_id_path.get(record)), item[3]))
+        self.echoes += len(echoes)
+        return [item for item in to_write if item[0] not in echoes]
 
     def reference(self, source_id: str) -> str:
         """The hub's own reference stamped on a record it writes (found again after a crash)."""
