@@ -1,4 +1,4 @@
-"""``make bench``: run the benchmark scenarios, write bench/results/<date>.json and the table in bench/README.md."""
+"""``make bench``: run the benchmark scenarios, write bench/results/<date>.json and the tables in bench/README.md."""
 
 import argparse
 import datetime
@@ -7,37 +7,19 @@ import os
 import platform
 from pathlib import Path
 
-from bench import realtime_latency
-
 HERE = Path(__file__).resolve().parent
-MARK_START, MARK_END = "<!-- results:start -->", "<!-- results:end -->"
+MARKS = {
+    "latency": ("<!-- results:start -->", "<!-- results:end -->"),
+    "sync": ("<!-- sync-results:start -->", "<!-- sync-results:end -->"),
+}
+SCENARIOS = ("sync", "latency")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=50, help="events per latency measurement")
-    parser.add_argument(
-        "--redis",
-        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        help="Redis URL for the Redis scenarios; empty to skip them",
-    )
-    args = parser.parse_args()
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
 
-    results = realtime_latency.run(args.events, args.redis or None)
-    stamp = datetime.datetime.now(datetime.UTC)
-    report = {
-        "date": stamp.isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
-        "results": results,
-    }
-    (HERE / "results").mkdir(exist_ok=True)
-    out = HERE / "results" / f"{stamp:%Y-%m-%d}.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
 
+def latency_table(results: list[dict]) -> list[str]:
     rows = [
         "| scenario | hub median / p95 | baseline | baseline median / p95 | ratio (median) | target | met |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -48,16 +30,103 @@ def main():
             f"{r['baseline']['median_ms']} / {r['baseline']['p95_ms']} ms | {r['ratio_median']}x | {r['target']} | "
             f"{'yes' if r['met'] else '**no**'} |"
         )
+    return rows
+
+
+def write_table(kind: str, stamp: str, rows: list[str]) -> None:
+    start_mark, end_mark = MARKS[kind]
     table = (
-        f"{MARK_START}\nLast run {report['date']} ({os.cpu_count()} CPUs, Python {platform.python_version()}):\n\n"
+        f"{start_mark}\nLast run {stamp} ({os.cpu_count()} CPUs, Python {platform.python_version()}):\n\n"
         + "\n".join(rows)
-        + f"\n{MARK_END}"
+        + f"\n{end_mark}"
     )
     readme = HERE / "README.md"
     text = readme.read_text()
-    start, end = text.index(MARK_START), text.index(MARK_END) + len(MARK_END)
+    start, end = text.index(start_mark), text.index(end_mark) + len(end_mark)
     readme.write_text(text[:start] + table + text[end:])
-    print("\n".join(rows))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--only", choices=SCENARIOS, action="append", help="run only this scenario group (repeatable)"
+    )
+    parser.add_argument("--events", type=int, default=50, help="events per latency measurement")
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="Redis URL for the Redis scenarios; empty to skip them",
+    )
+    parser.add_argument(
+        "--records",
+        type=int,
+        default=_env_int("BENCH_RECORDS", 100_000),
+        help="products of the full-sync scenario (env BENCH_RECORDS; default 100000)",
+    )
+    parser.add_argument(
+        "--memory-records",
+        type=int,
+        default=_env_int("BENCH_MEMORY_RECORDS", 1_000_000),
+        help="records of the peak-memory scenario, 0 to skip (env BENCH_MEMORY_RECORDS; default 1000000)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=_env_int("BENCH_ROUNDS", 3), help="rounds per measurement"
+    )
+    parser.add_argument(
+        "--page-size", type=int, default=1000, help="records per page read and per batch written"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL") or None,
+        help="run the hub and baseline (b) on this database instead of the embedded SQLite default",
+    )
+    parser.add_argument(
+        "--profile", metavar="DIR", help="write cProfile files of the first round's runs here"
+    )
+    args = parser.parse_args()
+    only = set(args.only or SCENARIOS)
+
+    stamp = datetime.datetime.now(datetime.UTC)
+    (HERE / "results").mkdir(exist_ok=True)
+    out = HERE / "results" / f"{stamp:%Y-%m-%d}.json"
+    # A run of some scenarios keeps the other scenarios' results of the same day.
+    report = json.loads(out.read_text()) if out.exists() else {}
+    report.update(
+        date=stamp.isoformat(timespec="seconds"),
+        machine={
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+    )
+    printed = []
+    if "sync" in only:
+        from bench import bulk_sync
+
+        if args.profile:
+            Path(args.profile).mkdir(parents=True, exist_ok=True)
+        sync = bulk_sync.run(
+            records=args.records,
+            rounds=args.rounds,
+            page_size=args.page_size,
+            memory_records=args.memory_records or None,
+            database_url=args.database_url,
+            profile_dir=args.profile,
+        )
+        report["bulk_sync"] = sync
+        rows = bulk_sync.table(sync)
+        write_table("sync", report["date"], rows)
+        printed += rows
+    if "latency" in only:
+        from bench import realtime_latency
+
+        results = realtime_latency.run(args.events, args.redis or None)
+        report["results"] = results
+        rows = latency_table(results)
+        write_table("latency", report["date"], rows)
+        printed += ["", *rows]
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print("\n".join(printed))
     print(f"\nwritten: {out.relative_to(HERE.parent)} and bench/README.md")
 
 

@@ -28,6 +28,7 @@ class FlowsConfig(AppConfig):
 
         post_save.connect(_flow_schedule_follows, sender=Flow, dispatch_uid="flows.flow_schedule")
         post_delete.connect(_flow_schedule_follows, sender=Flow, dispatch_uid="flows.flow_schedule_delete")
+        post_delete.connect(_forget_breaker, sender=System, dispatch_uid="flows.system_breaker_delete")
 
 
 def _flow_schedule_follows(sender, instance, raw=False, **kwargs):
@@ -45,3 +46,13 @@ def _flow_schedule_follows(sender, instance, raw=False, **kwargs):
         transaction.on_commit(lambda: Schedule.objects.filter(name=name).delete())
         return
     transaction.on_commit(lambda: sync_flow_schedule(instance))
+
+
+def _forget_breaker(sender, instance, **kwargs):
+    """A deleted system's circuit state goes with it (its id must not hand it to another system)."""
+    from django.db import transaction
+
+    from flows import breaker
+
+    system_id = instance.pk
+    transaction.on_commit(lambda: breaker.reset(system_id))

@@ -79,3 +79,11 @@ CRITICALITY_DEFAULTS = {
     "normal": {"interval": 60, "sla": 240},
     "low": {"interval": 1440, "sla": 2880},
 }
+
+
+class PauseKind(models.TextChoices):
+    """Who or what paused a flow: only what maintenance paused is resumed when it ends."""
+
+    PERSON = "person", _("by a person")
+    AUTO = "auto", _("automatically, after failed runs")
+    MAINTENANCE = "maintenance", _("for a system's maintenance")

@@ -55,6 +55,7 @@ SYSTEM_KEYS = (
     "webhook_signature_encoding",
     "webhook_event_id",
     "webhook_topic",
+    "webhook_record_id",
 )
 VALUE_MAP_KEYS = ("name", "description", "entries", "default", "unmatched")
 FLOW_KEYS = (

@@ -1,11 +1,13 @@
 import django_filters
-from django.db.models import Q
+from django import forms
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from flows.choices import Criticality, SystemRole, Trigger
-from flows.models import Flow, System, ValueMap
+from flows.models import FailedRecord, Flow, RecordLink, System, ValueMap
 from integration_hub.filtersets import BaseFilterSet
 from integration_hub.forms import active_users
+from integration_hub.permissions import restrict
 
 
 class SystemFilterSet(BaseFilterSet):
@@ -43,3 +45,78 @@ class ValueMapFilterSet(BaseFilterSet):
     class Meta(BaseFilterSet.Meta):
         model = ValueMap
         fields = ("q",)
+
+
+class RecordLinkFilterSet(BaseFilterSet):
+    """ID links: ``q`` finds a record by its source or its target id (exact first, then by prefix)."""
+
+    flow = django_filters.ModelChoiceFilter(
+        queryset=lambda request: restrict(Flow.objects.all(), getattr(request, "user", None)), label=_("Flow")
+    )
+    system = django_filters.ModelChoiceFilter(
+        queryset=lambda request: restrict(System.objects.all(), getattr(request, "user", None)),
+        method="filter_system",
+        label=_("System (either side)"),
+    )
+    entity = django_filters.CharFilter(method="filter_entity", label=_("Entity (either side)"))
+    duplicated = django_filters.BooleanFilter(
+        method="filter_duplicated", label=_("Target record linked more than once")
+    )
+
+    class Meta(BaseFilterSet.Meta):
+        model = RecordLink
+        fields = ("q", "flow", "system", "entity", "duplicated", "source_system", "target_system")
+
+    def search(self, queryset, name, value):
+        from flows import links
+
+        return links.search(queryset, value)
+
+    def filter_system(self, queryset, name, value: int):  # the hint gives the API schema its type (an id)
+        return queryset.filter(Q(source_system=value) | Q(target_system=value))
+
+    def filter_entity(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(Q(source_entity=value) | Q(target_entity=value)) if value else queryset
+
+    def filter_duplicated(self, queryset, name, value):
+        if value is None:
+            return queryset
+        shared = (
+            RecordLink.objects.filter(
+                target_system=OuterRef("target_system"),
+                target_entity=OuterRef("target_entity"),
+                target_id=OuterRef("target_id"),
+            )
+            .exclude(pk=OuterRef("pk"))
+            .values("pk")[:1]
+        )
+        return queryset.filter(Exists(shared)) if value else queryset.exclude(Exists(shared))
+
+
+FAILURE_STAGES = (
+    ("read", _("read")),
+    ("mapping", _("mapping")),
+    ("rule", _("data-quality rule")),
+    ("write", _("write")),
+)
+
+
+class FailedRecordFilterSet(BaseFilterSet):
+    search_fields = ("source_id",)
+    flow = django_filters.ModelChoiceFilter(
+        queryset=lambda request: restrict(Flow.objects.all(), getattr(request, "user", None)), label=_("Flow")
+    )
+    status = django_filters.MultipleChoiceFilter(
+        choices=FailedRecord.Status.choices, label=_("Status"), widget=forms.CheckboxSelectMultiple
+    )
+    stage = django_filters.MultipleChoiceFilter(
+        choices=FAILURE_STAGES, label=_("Stage"), widget=forms.CheckboxSelectMultiple
+    )
+    error_class = django_filters.CharFilter(label=_("Error class"))
+    signature = django_filters.CharFilter(label=_("Signature"))
+    run = django_filters.NumberFilter(field_name="run", label=_("Run number"))
+
+    class Meta(BaseFilterSet.Meta):
+        model = FailedRecord
+        fields = ("q", "flow", "status", "stage", "error_class", "signature", "run")

@@ -207,6 +207,7 @@ class SystemForm(ConsoleModelForm):
             "webhook_signature_encoding",
             "webhook_event_id",
             "webhook_topic",
+            "webhook_record_id",
         )
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         help_texts = {
@@ -268,6 +269,7 @@ class SystemForm(ConsoleModelForm):
                     "webhook_signature_encoding",
                     "webhook_event_id",
                     "webhook_topic",
+                    "webhook_record_id",
                 ],
             ),
         ]
@@ -283,6 +285,12 @@ class SystemForm(ConsoleModelForm):
             self.add_error(
                 "webhook_secret",
                 _("Needed to check the signature header; or empty the header to accept unsigned events."),
+            )
+        record_id = (cleaned.get("webhook_record_id") or "").strip()
+        if record_id and not (record_id.startswith("body:") and len(record_id) > 5):
+            self.add_error(
+                "webhook_record_id",
+                _("Give the place of the id in the event's body as body:<path>, e.g. body:entity_id."),
             )
         if self.connector_class is None:
             return cleaned

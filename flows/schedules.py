@@ -34,14 +34,16 @@ def schedule_name(flow_id: int) -> str:
 
 
 def sync_flow_schedule(flow) -> None:
-    """The flow's django-q2 schedule follows its trigger: interval or cron while enabled, none otherwise."""
+    """The flow's django-q2 schedule follows its trigger: interval or cron while enabled (and a webhook
+    flow's catch-up interval), none otherwise."""
     from django_q.models import Schedule
 
     from flows.choices import Trigger
 
     name = schedule_name(flow.pk)
     wanted = None
-    if flow.enabled and flow.trigger == Trigger.INTERVAL and flow.interval_minutes:
+    # A webhook-triggered flow with an interval also runs on it: a safety net for missed events.
+    if flow.enabled and flow.trigger in (Trigger.INTERVAL, Trigger.WEBHOOK) and flow.interval_minutes:
         wanted = {"schedule_type": Schedule.MINUTES, "minutes": flow.interval_minutes, "cron": None}
     elif flow.enabled and flow.trigger == Trigger.CRON and flow.cron:
         wanted = {"schedule_type": Schedule.CRON, "cron": flow.cron, "minutes": None}

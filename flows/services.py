@@ -1,19 +1,23 @@
-"""State changes of systems: connection checks and discovery. Views, the API, commands and scheduled
-tasks call these; each records what happened and publishes its event after commit."""
+"""State changes of systems: connection checks, discovery and maintenance. Views, the API, commands and
+scheduled tasks call these; each records what happened and publishes its event after commit."""
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from flows.choices import HealthStatus
+from flows import breaker
+from flows.choices import HealthStatus, PauseKind
 from flows.connectors.base import CheckResult, Entity
 from flows.connectors.discovery import guess_personal
 from flows.connectors.http import explain
-from flows.models import System, SystemCheck
+from flows.models import Flow, System, SystemCheck
 from integration_hub import realtime
 
 logger = logging.getLogger(__name__)
@@ -39,7 +43,8 @@ def check_system(system: System, *, trigger: str = "manual") -> CheckResult:
         result = explain(exc)
     else:
         try:
-            result = connector.check()
+            with breaker.bypass():  # an admin may always probe, even while the circuit is open
+                result = connector.check()
         finally:
             connector.close()
     status = health_from(result)
@@ -156,3 +161,106 @@ def check_all_systems() -> dict:
         status = health_from(check_system(system, trigger="schedule"))
         counts[status] = counts.get(status, 0) + 1
     return counts
+
+
+# --- maintenance --------------------------------------------------------------------------------------
+
+
+@dataclass
+class MaintenanceOutcome:
+    system: System
+    paused: list = field(default_factory=list)  # flows paused now
+    resumed: list = field(default_factory=list)  # flows enabled again
+    kept: list = field(default_factory=list)  # (flow, why it stays paused)
+
+
+def maintenance_pause_reason(system: System, reason: str = "") -> str:
+    text = _("Paused for the maintenance of %(system)s") % {"system": system}
+    return f"{text}: {reason}"[:500] if reason else text
+
+
+def set_maintenance(system: System, on: bool, *, user=None, reason: str = "") -> MaintenanceOutcome:
+    """Start or end the maintenance of ``system``.
+
+    On: every enabled flow reading from or writing to it is paused (reason "maintenance of <system>")
+    and its queued or running run is cancelled; its flows refuse to run meanwhile. Off: exactly the
+    flows the maintenance paused are enabled again — not those a person or the failure policy paused,
+    nor one whose other system is still in maintenance. A flow that cannot be enabled as it now is (a
+    flow test fails since it was edited) stays paused with the reason and a ``flow.alert`` event.
+    """
+    from flows import designer, policy, sync
+    from integration_hub import audit
+    from integration_hub.models import AuditAction
+
+    reason = (reason or "").strip()[:500]
+    uses_system = Q(source_system=system) | Q(target_system=system)
+    with transaction.atomic():
+        system = System.objects.select_for_update().get(pk=system.pk)
+        outcome = MaintenanceOutcome(system=system)
+        if on:
+            if not system.maintenance:
+                system.maintenance_since = timezone.now()
+                system.maintenance_by = user if getattr(user, "pk", None) else None
+            system.maintenance = True
+            if reason or not system.maintenance_reason:
+                system.maintenance_reason = reason
+            system.save()  # audited and published like any change
+            pause_reason = maintenance_pause_reason(system, system.maintenance_reason)
+            for flow in Flow.objects.filter(uses_system, enabled=True).select_for_update():
+                designer.pause_flow(flow, author=user, kind=PauseKind.MAINTENANCE, reason=pause_reason)
+                for run in flow.runs.filter(status__in=["queued", "running"]):
+                    sync.cancel_run(run)
+                outcome.paused.append(flow)
+            audit.record(
+                AuditAction.UPDATE,
+                system,
+                user=user,
+                message=_("Maintenance started; flows paused: %(flows)s")
+                % {"flows": ", ".join(f.name for f in outcome.paused) or "—"},
+            )
+        else:
+            was_on = system.maintenance
+            system.maintenance = False
+            system.maintenance_since = None
+            system.maintenance_by = None
+            system.maintenance_reason = ""
+            system.save()
+            flows = Flow.objects.filter(uses_system, enabled=False, pause_kind=PauseKind.MAINTENANCE)
+            for flow in flows.select_related("source_system", "target_system"):
+                other = flow.target_system if flow.source_system_id == system.pk else flow.source_system
+                if other.pk != system.pk and other.maintenance:
+                    flow.pause_reason = maintenance_pause_reason(other, other.maintenance_reason)
+                    flow.save(update_fields=["pause_reason", "updated"])
+                    outcome.kept.append((flow, flow.pause_reason))
+                    continue
+                data = designer.definition_of(flow)
+                data["enabled"] = True
+                try:
+                    with transaction.atomic():
+                        designer.save_flow(
+                            data,
+                            flow=flow,
+                            author=user,
+                            comment=_("Resumed after the maintenance of %(system)s") % {"system": system},
+                        )
+                except designer.DefinitionError as exc:
+                    why = _("Not resumed after the maintenance of %(system)s: %(errors)s") % {
+                        "system": system,
+                        "errors": "; ".join(exc.errors.values()),
+                    }
+                    flow.refresh_from_db()
+                    flow.pause_reason = why[:500]
+                    flow.save(update_fields=["pause_reason", "updated"])
+                    policy.publish_alert(flow, "not_resumed", flow.pause_reason, system=system.pk)
+                    outcome.kept.append((flow, flow.pause_reason))
+                else:
+                    outcome.resumed.append(flow)
+            if was_on or outcome.resumed:
+                audit.record(
+                    AuditAction.UPDATE,
+                    system,
+                    user=user,
+                    message=_("Maintenance ended; flows resumed: %(flows)s")
+                    % {"flows": ", ".join(f.name for f in outcome.resumed) or "—"},
+                )
+    return outcome

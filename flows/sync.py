@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -43,7 +43,17 @@ from flows.connectors.errors import ConnectorError, NotFound, RecordError, Trans
 from flows.engine.mapping import CompiledFlow, wire
 from flows.engine.paths import parse_path
 from flows.models import Flow, System
-from flows.models.runs import COUNTERS, FINISHED, FailedRecord, RecordLink, Run, RunStatus, RunTrigger
+from flows.models.runs import (
+    COUNTERS,
+    FINISHED,
+    FailedRecord,
+    RecordLink,
+    Run,
+    RunStatus,
+    RunTrigger,
+    store_json,
+    stored_json,
+)
 from integration_hub import realtime
 
 logger = logging.getLogger(__name__)
@@ -343,9 +353,32 @@ def _after_run(run: Run) -> None:
                 logger.warning("Chained flow %s not started: %s", follower.pk, exc)
 
 
+def canonical(record: dict) -> str:
+    """The mapped record as canonical JSON: what is hashed, and kept as the link's last values."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+
+
 def record_hash(record: dict) -> str:
-    text = json.dumps(record, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(canonical(record).encode()).hexdigest()
+
+
+def _leaves(value, prefix: str = "") -> dict:
+    if isinstance(value, dict) and value:
+        found = {}
+        for key, item in value.items():
+            found.update(_leaves(item, f"{prefix}.{key}" if prefix else str(key)))
+        return found
+    return {prefix: value}
+
+
+def field_changes(old: dict, new: dict) -> list[dict]:
+    """The fields (dotted paths) whose value differs between two mapped records, with both values."""
+    before, after = _leaves(old or {}), _leaves(new or {})
+    return [
+        {"field": name, "old": before.get(name), "new": after.get(name)}
+        for name in sorted(before.keys() | after.keys())
+        if before.get(name) != after.get(name)
+    ]
 
 
 _VOLATILE = re.compile(r"\d+|[0-9a-f]{8}-[0-9a-f-]{27}|“[^”]*”|\"[^\"]*\"|'[^']*'", re.IGNORECASE)
@@ -410,8 +443,13 @@ class _Executor:
             target_entity=self.source_entity,
         ).exists()
         self.mapped_paths = [parse_path(m["target"]) for m in self.definition.get("mappings") or []]
+        # Values and changes kept on the links are encrypted when the flow maps personal data.
+        self.personal = any(m.get("personal") for m in self.definition.get("mappings") or [])
         self.echoes = 0
         self.reconciled = 0  # records found already in the target (written by an interrupted run)
+        self.open_failures = FailedRecord.objects.filter(
+            flow=self.flow, status__in=["open", "retrying"]
+        ).exists()
         self.deletes_held = 0  # mirror deletes not made: too many at once to be a real deletion
         self.transient_pages = 0
 
@@ -509,6 +547,10 @@ class _Executor:
                 )
                 for page in pages:
                     _crash_point("page_read")
+                    if page.total is not None and run.expected is None:
+                        run.refresh_from_db(fields=["read"])
+                        run.expected = run.read + page.total  # the chosen records read first, and these
+                        Run.objects.filter(pk=run.pk).update(expected=run.expected)
                     self._page(page, target)
                     _crash_point("page_committed")
                     source.commit(self.source_entity, page.cursor)
@@ -554,6 +596,7 @@ class _Executor:
                 {"source_id": "", "stage": "read", "error": problem, "source": None, "mapped": None}
             )
         candidates = []  # (source id, source record, mapped record, hash)
+        texts = {}  # source id → the mapped record as canonical JSON
         for record in page.records:
             counts["read"] += 1
             source_id = _cursor_value(self.id_path.get(record))
@@ -582,27 +625,26 @@ class _Executor:
                 )
                 continue
             out = wire(mapped.record)
-            candidates.append((source_id, record, out, record_hash(out)))
+            text = canonical(out)
+            texts[source_id] = text
+            candidates.append((source_id, record, out, hashlib.sha256(text.encode()).hexdigest()))
+        # source id → (target id, last hash): plain values, not model instances (a page has thousands).
         links = {
-            link.source_id: link
-            for link in RecordLink.objects.filter(
-                source_system=self.source_system,
-                source_entity=self.source_entity,
-                target_system=self.target_system,
-                target_entity=self.target_entity,
-                source_id__in=[c[0] for c in candidates if c[0]],
-            )
+            source_id: (target_id, last_hash)
+            for source_id, target_id, last_hash in self._links()
+            .filter(source_id__in=[c[0] for c in candidates if c[0]])
+            .values_list("source_id", "target_id", "last_hash")
         }
         now = timezone.now()
         link_rows = []
         to_write = []
         for source_id, record, out, digest in candidates:
             link = links.get(source_id)
-            if link is not None and (self.create_only or (link.last_hash == digest and not chosen)):
+            if link is not None and (self.create_only or (link[1] == digest and not chosen)):
                 counts["unchanged"] += 1  # a create-only flow never rewrites what it created
                 continue
             if link is not None and self.definition.get("match_strategy") == MatchStrategy.LINKS:
-                self.target_id_path.set(out, link.target_id)
+                self.target_id_path.set(out, link[0])
             if self.stamp:
                 self.key_path.set(out, self.reference(source_id))
             to_write.append((source_id, record, out, digest))
@@ -635,11 +677,12 @@ class _Executor:
                 continue
             action = result.action if result.action in ("created", "updated", "unchanged") else ""
             counts[action or ("updated" if source_id in links else "created")] += 1
-            target_id = result.target_id or (links[source_id].target_id if source_id in links else "")
+            target_id = result.target_id or (links[source_id][0] if source_id in links else "")
             if not target_id and self.definition.get("target_key"):
                 target_id = _cursor_value(parse_path(self.definition["target_key"]).get(out))
             if source_id and target_id:
                 link_rows.append((source_id, str(target_id), digest))
+        link_rows = self._with_values(link_rows, texts, updated={w[0] for w in to_write if w[0] in links})
         seen = []
         if self.mirror and self.whole and not chosen:
             seen = [_cursor_value(self.id_path.get(r)) for r in page.records]
@@ -660,7 +703,7 @@ class _Executor:
         for item in to_write:
             source_id, _record, out, _digest = item
             if source_id in links:
-                wanted[("id", str(links[source_id].target_id))] = item
+                wanted[("id", str(links[source_id][0]))] = item
             elif self.key_path is not None and self.key_path.get(out) not in (None, ""):
                 wanted[("key", str(self.key_path.get(out)))] = item
                 by_key.append(str(self.key_path.get(out)))
@@ -730,40 +773,83 @@ class _Executor:
             target_entity=self.target_entity,
         )
 
+    def _with_values(self, link_rows, texts, *, updated) -> list[tuple]:
+        """Add to each link row the mapped values written and, for an update, the field-level changes
+        from the values the link kept (read here only for the records that changed)."""
+        before = {}
+        if updated:
+            before = dict(
+                self._links()
+                .filter(source_id__in=[row[0] for row in link_rows if row[0] in updated])
+                .exclude(last_values="")
+                .values_list("source_id", "last_values")
+            )
+        rows = []
+        for source_id, target_id, digest in link_rows:
+            text = texts.get(source_id, "")
+            changes = ""
+            if source_id in before and text:
+                old = stored_json(before[source_id])
+                if old is not None:
+                    changes = json.dumps(field_changes(old, json.loads(text)), cls=DjangoJSONEncoder)
+            rows.append(
+                (
+                    source_id,
+                    target_id,
+                    digest,
+                    store_json(text, personal=self.personal),
+                    store_json(changes, personal=self.personal),
+                )
+            )
+        return rows
+
+    def _upsert_links(self, link_rows, now) -> None:
+        """One statement for the page's links (INSERT … ON CONFLICT DO UPDATE, on SQLite and PostgreSQL
+        alike): the ORM's bulk upsert costs twice as much building a model instance per link."""
+        table = connection.ops.quote_name(RecordLink._meta.db_table)
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        # The table name is the model's own; every value is a parameter.
+        sql = (
+            f"INSERT INTO {table} (flow_id, source_system_id, source_entity, source_id, target_system_id, "  # noqa: S608
+            "target_entity, target_id, last_hash, last_values, last_changes, last_run_id, last_synced, "
+            "created) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (source_system_id, source_entity, source_id, target_system_id, target_entity) "
+            "DO UPDATE SET flow_id = excluded.flow_id, target_id = excluded.target_id, "
+            "last_hash = excluded.last_hash, last_values = excluded.last_values, "
+            "last_changes = excluded.last_changes, last_run_id = excluded.last_run_id, "
+            "last_synced = excluded.last_synced"
+        )
+        fixed = (self.flow.pk, self.source_system.pk, self.source_entity)
+        target = (self.target_system.pk, self.target_entity)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                sql,
+                [
+                    (
+                        *fixed,
+                        source_id[:255],
+                        *target,
+                        target_id[:255],
+                        digest,
+                        values,
+                        changes,
+                        self.run.pk,
+                        stamp,
+                        stamp,
+                    )
+                    for source_id, target_id, digest, values, changes in link_rows
+                ],
+            )
+
     def _commit(self, page, counts, failures, link_rows, high, now, *, chosen: bool = False, seen=()) -> None:
         run = self.run
         with transaction.atomic():
-            # One upsert for the page's links (not a query per record).
-            RecordLink.objects.bulk_create(
-                [
-                    RecordLink(
-                        flow=self.flow,
-                        source_system=self.source_system,
-                        source_entity=self.source_entity,
-                        source_id=source_id,
-                        target_system=self.target_system,
-                        target_entity=self.target_entity,
-                        target_id=target_id,
-                        last_hash=digest,
-                        last_run=run,
-                        last_synced=now,
-                    )
-                    for source_id, target_id, digest in link_rows
-                ],
-                update_conflicts=True,
-                unique_fields=[
-                    "source_system",
-                    "source_entity",
-                    "source_id",
-                    "target_system",
-                    "target_entity",
-                ],
-                update_fields=["flow", "target_id", "last_hash", "last_run", "last_synced"],
-            )
+            if link_rows:
+                self._upsert_links(link_rows, now)
             if seen:  # mirror: the records this read met still exist in the source
                 self._links().filter(source_id__in=seen).exclude(last_run=run).update(last_run=run)
             delivered = [row[0] for row in link_rows]
-            if delivered:  # a record that now went through closes its open failure
+            if delivered and self.open_failures:  # a record that now went through closes its failure
                 FailedRecord.objects.filter(
                     flow=self.flow, source_id__in=delivered, status__in=["open", "retrying"]
                 ).update(status=FailedRecord.Status.RESOLVED)
@@ -783,6 +869,7 @@ class _Executor:
         self._progress()
 
     def _fail(self, failure: dict) -> None:
+        self.open_failures = True
         error = failure["error"]
         error_class = getattr(error, "kind", "error") if error is not None else "error"
         message = str(getattr(error, "message", error) or _("The target refused the record."))
@@ -894,12 +981,17 @@ class _Executor:
 
 
 def _publish(run: Run, *, now: bool = False) -> None:
+    rate = run.rate
     payload = {
         "run": run.pk,
         "flow": run.flow_id,
         "status": run.status,
         "counters": run.counters(),
         "pages": run.pages,
+        "expected": run.expected,
+        "percent": run.percent,
+        "rate": round(rate, 1) if rate else None,
+        "eta_seconds": run.eta_seconds,
     }
     send = realtime.send_now if now else realtime.publish
     for group in (realtime.object_group(Flow, run.flow_id), realtime.model_group(Flow)):

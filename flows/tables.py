@@ -1,21 +1,47 @@
+import json
+
 import django_tables2 as tables
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from flows.connectors.registry import get_connector_class
-from flows.models import Flow, System, ValueMap
+from flows.models import FailedRecord, Flow, RecordLink, System, ValueMap
 from integration_hub.tables import BaseTable, ChoiceBadgeColumn
 
 
 class HealthColumn(tables.Column):
-    def render(self, value, record):
+    def render(self, value, record, table):
         latency = f" {record.last_latency_ms:.0f} ms" if record.last_latency_ms is not None else ""
-        return format_html(
+        html = format_html(
             '<span class="badge badge-health-{}">{}</span><span class="small text-body-secondary">{}</span>',
             record.health_status,
             record.get_health_status_display(),
             latency,
         )
+        if record.maintenance:
+            html += format_html(' <span class="badge text-bg-warning">{}</span>', _("in maintenance"))
+        state = self._breakers(table).get(record.pk)
+        if state is not None:
+            html += format_html(
+                ' <span class="badge text-bg-danger" data-breaker="{}">{}</span>',
+                state.state,
+                _("circuit %(state)s") % {"state": state.label},
+            )
+        return html
+
+    @staticmethod
+    def _breakers(table) -> dict:
+        """The open circuits of the rows shown, read once per table."""
+        if not hasattr(table, "_breakers"):
+            from flows import breaker
+
+            page = getattr(table, "page", None)
+            rows = page.object_list if page is not None else table.data
+            table._breakers = breaker.states(
+                row.record.pk if hasattr(row, "record") else row.pk for row in rows
+            )
+        return table._breakers
 
     def value(self, record, value):
         return record.get_health_status_display()
@@ -107,3 +133,152 @@ class ValueMapTable(BaseTable):
 
     def value_size(self, record):
         return len(record.entries or {})
+
+
+def _record_cell(system, entity, record_id, url=None):
+    ident = format_html("<code>{}</code>", record_id)
+    if url:
+        ident = format_html('<a href="{}">{}</a>', url, ident)
+    return format_html(
+        '{} <span class="small text-body-secondary d-block">{} · {}</span>', ident, system, entity
+    )
+
+
+class RecordLinkTable(BaseTable):
+    """ID links: the source record → the target record it became, with the flow and the last sync."""
+
+    source_id = tables.Column(verbose_name=_("Source record"))
+    target_id = tables.Column(verbose_name=_("Target record"))
+    flow = tables.Column(linkify=True, verbose_name=_("Flow"), default="—")
+    last_synced = tables.DateTimeColumn(verbose_name=_("Last synced"), short=True, default="—")
+    last_run = tables.Column(verbose_name=_("Last run"), default="—")
+
+    class Meta(BaseTable.Meta):
+        model = RecordLink
+        fields = ("source_id", "target_id", "flow", "last_synced", "last_run")
+
+    def render_source_id(self, record):
+        url = reverse("flows:link", args=[record.pk])
+        return _record_cell(record.source_system, record.source_entity, record.source_id, url)
+
+    def value_source_id(self, record):
+        return f"{record.source_system.slug}/{record.source_entity}/{record.source_id}"
+
+    def render_target_id(self, record):
+        return _record_cell(record.target_system, record.target_entity, record.target_id)
+
+    def value_target_id(self, record):
+        return f"{record.target_system.slug}/{record.target_entity}/{record.target_id}"
+
+    def render_last_run(self, value):
+        return format_html('<a href="{}">#{}</a>', value.get_absolute_url(), value.pk)
+
+    def value_last_run(self, value):
+        return value.pk
+
+
+class SelectColumn(tables.Column):
+    """A checkbox per row, named ``selection``, labelled for screen readers."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("accessor", "pk")
+        kwargs.setdefault("orderable", False)
+        kwargs.setdefault("exclude_from_export", True)
+        kwargs.setdefault("verbose_name", "")
+        super().__init__(**kwargs)
+
+    @property
+    def header(self):
+        return format_html(
+            '<input type="checkbox" class="form-check-input" data-select-all="selection" aria-label="{}">',
+            _("Select all on this page"),
+        )
+
+    def render(self, value, record):
+        return format_html(
+            '<input type="checkbox" class="form-check-input" name="selection" value="{}" form="failures-form" aria-label="{}">',
+            value,
+            _("Select failed record %(id)s") % {"id": record.source_id or record.pk},
+        )
+
+
+# Columns a phone can do without (the reason and the actions matter more there).
+_WIDE_ONLY = {"th": {"class": "d-none d-md-table-cell"}, "td": {"class": "d-none d-md-table-cell"}}
+
+
+class FailedRecordTable(BaseTable):
+    """A flow's failed records; messages and payloads masked for users without the personal-data right."""
+
+    select = SelectColumn()
+    source_id = tables.Column(verbose_name=_("Source id"), attrs={"td": {"class": "text-nowrap"}})
+    status = ChoiceBadgeColumn(verbose_name=_("Status"))
+    stage = tables.Column(verbose_name=_("Stage"), attrs=_WIDE_ONLY)
+    error_class = tables.Column(verbose_name=_("Error class"))
+    message = tables.Column(verbose_name=_("Reason"), orderable=False, attrs={"td": {"class": "cell-reason"}})
+    attempts = tables.Column(
+        verbose_name=_("Attempts"),
+        attrs={"th": _WIDE_ONLY["th"], "td": {"class": "text-end d-none d-md-table-cell"}},
+    )
+    updated = tables.DateTimeColumn(verbose_name=_("Last failed"), short=True, attrs=_WIDE_ONLY)
+    actions = tables.Column(
+        accessor="pk", verbose_name=_("Actions"), orderable=False, exclude_from_export=True
+    )
+
+    class Meta(BaseTable.Meta):
+        model = FailedRecord
+        fields = ("select", "source_id", "status", "stage", "error_class", "message", "attempts", "updated")
+        sequence = ("select", "source_id", "status", "stage", "error_class", "message", "attempts", "updated")
+
+    def __init__(self, *args, presenter=None, can_act=False, **kwargs):
+        from flows.failures import Presenter
+
+        super().__init__(*args, **kwargs)
+        self.presenter = presenter or Presenter(self.user)
+        self.can_act = can_act
+        if not can_act:
+            self.columns.hide("select")
+            self.columns.hide("actions")
+
+    def render_source_id(self, record):
+        return format_html("<code>{}</code>", record.source_id or "?")
+
+    def render_error_class(self, record):
+        status = format_html(" · HTTP {}", record.http_status) if record.http_status else ""
+        return format_html("<code>{}</code>{}", record.error_class, status)
+
+    def value_error_class(self, record):
+        return record.error_class
+
+    def render_message(self, record):
+        payload = self.presenter.payload(record)
+        run = (
+            format_html(
+                '<a href="{}" class="small">{}</a>',
+                record.run.get_absolute_url(),
+                _("Run #%(n)s") % {"n": record.run_id},
+            )
+            if record.run_id
+            else ""
+        )
+        return format_html(
+            '<div class="text-danger text-break">{}</div>'
+            '<details class="small"><summary>{}</summary><pre class="small mb-0 text-break">{}</pre></details>{}',
+            self.presenter.message(record),
+            _("Payload") if self.presenter.allowed else _("Payload (personal data masked)"),
+            json.dumps(payload, indent=2, ensure_ascii=False, default=str),
+            run,
+        )
+
+    def value_message(self, record):
+        return self.presenter.message(record)
+
+    def render_actions(self, record):
+        if record.status not in ("open", "retrying"):
+            return "—"
+        return format_html(
+            '<button type="submit" form="failures-form" name="replay_record" value="{}" class="btn btn-sm btn-outline-primary text-nowrap" aria-label="{}">'
+            '<i class="bi bi-arrow-clockwise" aria-hidden="true"></i> {}</button>',
+            record.pk,
+            _("Replay failed record %(id)s") % {"id": record.source_id or record.pk},
+            _("Replay"),
+        )

@@ -41,3 +41,10 @@ def scheduled_run(flow_id: int) -> None:
         sync.request_run(flow, trigger=RunTrigger.SCHEDULE)
     except sync.RunRefused:
         return
+
+
+def dispatch_webhooks(system_id: int) -> int:
+    """Turn a system's stored webhook events into runs of the flows they trigger."""
+    from flows import webhooks
+
+    return webhooks.dispatch(system_id)

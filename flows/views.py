@@ -1,21 +1,44 @@
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.db.models import Q
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date
 from django.utils.decorators import method_decorator
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from django_tables2 import RequestConfig
 
-from flows import blueprints, configio, datahealth, designer, flowtests, services, sync, webhooks
+from flows import (
+    blueprints,
+    breaker,
+    configio,
+    datahealth,
+    designer,
+    failures,
+    flowtests,
+    links,
+    services,
+    sync,
+    webhooks,
+)
+from flows.choices import PauseKind
 from flows.connectors.errors import ConnectorError, RecordError
 from flows.connectors.registry import connector_classes
 from flows.engine.chain_text import ChainTextError, format_chain, parse_chain
 from flows.engine.transforms import TRANSFORMS, TransformContext, apply_chain, clean_chain, validate_chain
-from flows.filtersets import FlowFilterSet, SystemFilterSet, ValueMapFilterSet
+from flows.filtersets import (
+    FailedRecordFilterSet,
+    FlowFilterSet,
+    RecordLinkFilterSet,
+    SystemFilterSet,
+    ValueMapFilterSet,
+)
 from flows.forms import (
     ConfigImportForm,
     FilterForm,
@@ -29,8 +52,8 @@ from flows.forms import (
     SystemForm,
     ValueMapForm,
 )
-from flows.models import Flow, HealthScan, Run, RunTrigger, System, ValueMap
-from flows.tables import FlowTable, SystemTable, ValueMapTable
+from flows.models import Flow, HealthScan, RecordLink, Run, RunTrigger, System, ValueMap
+from flows.tables import FailedRecordTable, FlowTable, RecordLinkTable, SystemTable, ValueMapTable
 from flows.valuemaps import entries_to_csv
 from integration_hub.decorators import public
 from integration_hub.permissions import (
@@ -66,6 +89,10 @@ class SystemTabs:
                 "url": reverse("flows:system_health", args=[obj.pk]),
             },
         )
+        tabs.insert(
+            2,
+            {"name": "links", "label": _("ID links"), "url": reverse("flows:system_links", args=[obj.pk])},
+        )
         return tabs
 
 
@@ -81,6 +108,10 @@ class SystemView(SystemTabs, generic.ObjectView):
             "can_check": can(self.request.user, "check", obj),
             "webhook_events": obj.webhook_events.all()[:20] if obj.webhook_enabled else [],
             "connector_label": _connector_label(obj),
+            "breaker": breaker.state_of(obj.pk),
+            "maintenance_flows": Flow.objects.filter(
+                Q(source_system=obj) | Q(target_system=obj), pause_kind=PauseKind.MAINTENANCE, enabled=False
+            ),
         }
 
 
@@ -115,6 +146,44 @@ class SystemCheckView(generic.ObjectMixin, View):
         system = self.get_object(pk=pk)
         result = services.check_system(system)
         return render(request, "flows/includes/check_result.html", {"result": result, "object": system})
+
+
+class SystemMaintenanceView(generic.ObjectMixin, View):
+    """Start (``maintenance=on``) or end the maintenance of a system (POST): pauses its flows, or
+    resumes exactly those the maintenance paused."""
+
+    queryset = System.objects.all()
+    action = "change"
+
+    def post(self, request, pk):
+        system = self.get_object(pk=pk)
+        on = request.POST.get("maintenance") == "on"
+        outcome = services.set_maintenance(
+            system, on, user=request.user, reason=request.POST.get("reason", "")[:500]
+        )
+        if on:
+            messages.success(
+                request,
+                ngettext(
+                    "Maintenance started: %(n)s flow paused.",
+                    "Maintenance started: %(n)s flows paused.",
+                    len(outcome.paused),
+                )
+                % {"n": len(outcome.paused)},
+            )
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "Maintenance ended: %(n)s flow resumed.",
+                    "Maintenance ended: %(n)s flows resumed.",
+                    len(outcome.resumed),
+                )
+                % {"n": len(outcome.resumed)},
+            )
+            for flow, why in outcome.kept:
+                messages.warning(request, f"{flow}: {why}")
+        return HttpResponseRedirect(system.get_absolute_url())
 
 
 class SystemDiscoverView(generic.ObjectMixin, View):
@@ -316,6 +385,20 @@ class FlowTabs:
                 "url": reverse("flows:flow_tests", args=[obj.pk]),
             },
         )
+        tabs.insert(
+            3,
+            {"name": "links", "label": _("ID links"), "url": reverse("flows:flow_links", args=[obj.pk])},
+        )
+        open_failures = obj.failed_records.filter(status__in=failures.OPEN).count()
+        tabs.insert(
+            4,
+            {
+                "name": "failures",
+                "label": _("Failed records"),
+                "url": reverse("flows:flow_failures", args=[obj.pk]),
+                "count": open_failures,
+            },
+        )
         return tabs
 
 
@@ -334,6 +417,7 @@ class FlowView(FlowTabs, generic.ObjectView):
             "dependents": obj.followers.all(),
             "failing_tests": designer.failing_tests(definition) if definition.get("tests") else [],
             "runs": recent_runs(obj),
+            "can_run": can(self.request.user, "run", obj),
         }
 
 
@@ -700,18 +784,20 @@ class FlowTestsView(FlowTabs, generic.ObjectMixin, View):
 
 
 class FlowRunView(generic.ObjectMixin, View):
-    """Run now (POST), or a full resync (``full=1``: the incremental cursor is ignored)."""
+    """Run now (POST); ``full=1``: a full resync (the incremental cursor is ignored); ``backfill_from``:
+    read what changed since that date; ``retry_failed=1``: replay the flow's open failed records."""
 
     queryset = Flow.objects.all()
-    action = "change"
+    action = "run"
 
     def post(self, request, pk):
         flow = self.get_object(pk=pk)
-        full = bool(request.POST.get("full"))
-        trigger = RunTrigger.RESYNC if full else RunTrigger.MANUAL
         try:
-            run, created = sync.request_run(flow, trigger=trigger, user=request.user, full=full)
-        except sync.RunRefused as exc:
+            if request.POST.get("retry_failed"):
+                run, created = sync.replay_failed(flow, user=request.user), True
+            else:
+                run, created = sync.request_run(flow, user=request.user, **_run_options(request.POST))
+        except (sync.RunRefused, ValueError) as exc:
             messages.error(request, str(exc))
             return HttpResponseRedirect(flow.get_absolute_url())
         if created:
@@ -722,6 +808,20 @@ class FlowRunView(generic.ObjectMixin, View):
                 _("Run #%(n)s is already waiting to start: this request is part of it.") % {"n": run.pk},
             )
         return HttpResponseRedirect(run.get_absolute_url())
+
+
+def _run_options(data) -> dict:
+    """``request_run`` options from a form or an API body: full resync, or backfill from a date."""
+    full = str(data.get("full") or "").lower() in ("1", "true", "on", "yes")
+    raw = str(data.get("backfill_from") or "").strip()
+    if raw:
+        day = parse_date(raw)
+        if day is None:
+            raise ValueError(_("“%(v)s” is not a date: give it as YYYY-MM-DD.") % {"v": raw[:40]})
+        if day > timezone.localdate():
+            raise ValueError(_("A backfill starts from a past date."))
+        return {"trigger": RunTrigger.BACKFILL, "backfill_from": day.isoformat()}
+    return {"trigger": RunTrigger.RESYNC if full else RunTrigger.MANUAL, "full": full}
 
 
 class RunView(View):
@@ -741,7 +841,7 @@ class RunView(View):
         context = {
             "run": run,
             "flow": run.flow,
-            "can_change": can(request.user, "change", run.flow),
+            "can_change": can(request.user, "run", run.flow),
             "failures": run.failures.all()[:20],
             "see_personal": can_see_personal_data(request.user),
         }
@@ -755,7 +855,7 @@ class RunCancelView(RunView):
         return HttpResponse(status=405)
 
     def post(self, request, pk):
-        run = self.get_run(request, pk, action="change")
+        run = self.get_run(request, pk, action="run")
         sync.cancel_run(run)
         messages.info(request, _("Cancelling: the run stops after the page it is writing."))
         return HttpResponseRedirect(run.get_absolute_url())
@@ -1032,3 +1132,316 @@ class HealthScanCsvView(HealthScanView):
         for row in datahealth.csv_rows(scan, request.user):
             writer.writerow(row)
         return response
+
+
+# --- ID links and failed records ----------------------------------------------------------------------
+
+
+def _filtered(filterset_class, data, queryset, request, hide=()):
+    """The filterset for a page scoped to one object: the filters that name that object are left out."""
+    fs = filterset_class(data, queryset=queryset, request=request)
+    for name in hide:
+        fs.filters.pop(name, None)
+    return fs, (fs.qs if fs.is_valid() else queryset.none())
+
+
+class LinksPage:
+    """A table of ID links with search by any id: a flow's links, or a system's (either side)."""
+
+    template_name = "flows/record_links.html"
+    hide_filters: tuple[str, ...] = ()
+
+    def links_of(self, obj):
+        raise NotImplementedError
+
+    def empty_message(self, obj) -> str:
+        raise NotImplementedError
+
+    def get(self, request, pk):
+        obj = self.get_object(pk=pk)
+        base = self.links_of(obj).select_related("flow", "source_system", "target_system", "last_run")
+        fs, queryset = _filtered(RecordLinkFilterSet, request.GET, base, request, self.hide_filters)
+        if not request.GET.get("q"):
+            queryset = queryset.order_by("-last_synced", "-pk")
+        table = RecordLinkTable(queryset, user=request.user, exclude=self.hide_filters)
+        RequestConfig(request, paginate={"per_page": generic._per_page(request, 50)}).configure(table)
+        filtered = any(v for k, v in request.GET.items() if k in fs.filters)
+        context = {
+            **self.base_context(obj),
+            "active_tab": "links",
+            "table": table,
+            "filter_form": fs.form,
+            "query": request.GET.get("q", ""),
+            "filtered": filtered,
+            "total": base.count() if filtered else None,
+            "empty_message": self.empty_message(obj),
+            "per_page": generic._per_page(request, 50),
+            "per_page_choices": generic.PER_PAGE_CHOICES,
+        }
+        template = self.template_name
+        if request.htmx and request.htmx.target == "object-table":
+            template = f"{template}#table"
+        return render(request, template, context)
+
+
+class FlowLinksView(FlowTabs, LinksPage, generic.ObjectMixin, View):
+    """A flow's ID links: which source record became which target record; search by either id."""
+
+    queryset = Flow.objects.select_related("source_system", "target_system")
+    hide_filters = ("flow",)
+
+    def links_of(self, flow):
+        return RecordLink.objects.filter(flow=flow)
+
+    def empty_message(self, flow):
+        return _(
+            "No ID link yet. A link is kept for each record a run writes to %(target)s: run the flow "
+            "from its Details tab, then come back to find a record by its id in either system."
+        ) % {"target": flow.target_system}
+
+
+class SystemLinksView(SystemTabs, LinksPage, generic.ObjectMixin, View):
+    """A system's ID links, where it is the source or the target of the record."""
+
+    queryset = System.objects.all()
+
+    def links_of(self, system):
+        return links.for_system(RecordLink.objects.all(), system)
+
+    def empty_message(self, system):
+        return _(
+            "No record of %(system)s is linked yet. Links appear when a flow from or to this system "
+            "writes records: create a flow, or run one from the Flows page."
+        ) % {"system": system}
+
+
+class LinkView(View):
+    """One ID link: the record's history across systems (transitively), resync, unlink, merge."""
+
+    queryset = RecordLink.objects.all()
+    template_name = "flows/link.html"
+
+    def get_link(self, request, pk, act=False) -> RecordLink:
+        link = links.visible_links(request.user).filter(pk=pk).first()
+        if link is None:
+            raise Http404(_("No ID link matches this address, or you may not see it."))
+        if act and not links.may_act(request.user, link):
+            generic.deny(request, _("You may not change the ID links of this flow."))
+        return link
+
+    def get(self, request, pk):
+        link = self.get_link(request, pk)
+        history = links.link_history(link, user=request.user)
+        presenter = failures.Presenter(request.user)
+        context = {
+            "link": link,
+            "flow": link.flow,
+            "history": history,
+            "failures": [{"record": f, "message": presenter.message(f)} for f in history.failures],
+            "duplicates": links.duplicates_of(link, links.visible_links(request.user)),
+            "can_act": links.may_act(request.user, link),
+            "back_url": reverse("flows:flow_links", args=[link.flow_id])
+            if link.flow_id
+            else reverse("flows:system_links", args=[link.source_system_id]),
+        }
+        return render(request, self.template_name, context)
+
+
+class LinkResyncView(LinkView):
+    """Resync this record (POST): a run over it alone, fetched fresh, written with the current version."""
+
+    def get(self, request, pk):
+        return HttpResponse(status=405)
+
+    def post(self, request, pk):
+        link = self.get_link(request, pk, act=True)
+        try:
+            run, created = links.resync(link, user=request.user)
+        except links.LinkError as exc:
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(reverse("flows:link", args=[link.pk]))
+        if created:
+            messages.success(request, _("Run #%(n)s queued for this record.") % {"n": run.pk})
+        else:
+            messages.info(
+                request, _("Run #%(n)s was waiting to start: this record was added to it.") % {"n": run.pk}
+            )
+        return HttpResponseRedirect(run.get_absolute_url())
+
+
+class LinkUnlinkView(LinkView):
+    """Unlink: a confirmation page (GET), then the link is removed (POST) and the removal audited."""
+
+    template_name = "flows/link_unlink.html"
+
+    def get(self, request, pk):
+        link = self.get_link(request, pk, act=True)
+        return render(request, self.template_name, {"link": link, "flow": link.flow})
+
+    def post(self, request, pk):
+        link = self.get_link(request, pk, act=True)
+        back = (
+            reverse("flows:flow_links", args=[link.flow_id])
+            if link.flow_id
+            else reverse("flows:system_links", args=[link.source_system_id])
+        )
+        links.unlink(link, user=request.user)
+        messages.success(
+            request,
+            _(
+                "Unlinked %(source)s from %(target)s: the next run treats the record as new (it is "
+                "created in the target or matched again on the flow's key)."
+            )
+            % {"source": link.source_id, "target": link.target_id},
+        )
+        return HttpResponseRedirect(back)
+
+
+class LinkMergeView(LinkView):
+    """Merge a duplicate (POST): ``drop`` (another link to the same target record) is removed and this
+    one kept, or ``keep`` is kept and this one removed; ``target_id``: this record is in the target
+    twice, keep that copy."""
+
+    def get(self, request, pk):
+        return HttpResponse(status=405)
+
+    def post(self, request, pk):
+        link = self.get_link(request, pk, act=True)
+        visible = links.visible_links(request.user)
+        try:
+            if request.POST.get("target_id") is not None and not (
+                request.POST.get("drop") or request.POST.get("keep")
+            ):
+                links.keep_target(link, request.POST["target_id"], user=request.user)
+                messages.success(
+                    request,
+                    _("Linked to target id %(id)s. Delete the other copy in %(system)s.")
+                    % {"id": link.target_id, "system": link.target_system},
+                )
+                return HttpResponseRedirect(reverse("flows:link", args=[link.pk]))
+            other_pk = _number(request.POST.get("drop") or request.POST.get("keep"))
+            other = visible.filter(pk=other_pk).first() if other_pk else None
+            if other is None:
+                raise links.LinkError(_("Choose the other link of the duplicate."))
+            if not links.may_act(request.user, other):
+                generic.deny(request, _("You may not change the ID links of this flow."))
+            keep, drop = (link, other) if request.POST.get("drop") else (other, link)
+            links.merge(keep, drop, user=request.user)
+        except links.LinkError as exc:
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(reverse("flows:link", args=[link.pk]))
+        messages.success(
+            request,
+            _(
+                "Merged: the link from %(removed)s was removed. If that source record still exists, the "
+                "next run treats it as new: merge or delete it in %(system)s too."
+            )
+            % {"removed": drop.source_id, "system": drop.source_system},
+        )
+        return HttpResponseRedirect(reverse("flows:link", args=[keep.pk]))
+
+
+class FlowFailuresView(FlowTabs, generic.ObjectMixin, View):
+    """A flow's failed records: filters, open failures grouped by signature (one cause, many records),
+    replay one, a selection or every record of a signature, ignore. Payloads masked as needed."""
+
+    queryset = Flow.objects.select_related("source_system", "target_system", "current_version")
+    template_name = "flows/flow_failures.html"
+
+    def get(self, request, pk):
+        from django import forms as django_forms
+
+        from integration_hub.forms import ConsoleFormMixin
+
+        flow = self.get_object(pk=pk)
+        data = request.GET.copy()
+        if "status" not in data:  # what needs attention, unless asked otherwise
+            data.setlist("status", list(failures.OPEN))
+        base = flow.failed_records.select_related("run", "flow")
+        fs, queryset = _filtered(FailedRecordFilterSet, data, base, request, hide=("flow",))
+        classes = sorted(set(base.order_by().values_list("error_class", flat=True).distinct()))
+        field = django_forms.ChoiceField(
+            choices=[("", _("Any"))] + [(c, c) for c in classes],
+            required=False,
+            label=_("Error class"),
+        )
+        ConsoleFormMixin.style_field(field)
+        fs.form.fields["error_class"] = field
+        presenter = failures.Presenter(request.user)
+        can_act = can(request.user, "run", flow)
+        table = FailedRecordTable(queryset, user=request.user, presenter=presenter, can_act=can_act)
+        per_page = generic._per_page(request, 50)
+        RequestConfig(request, paginate={"per_page": per_page}).configure(table)
+        open_qs = flow.failed_records.filter(status__in=failures.OPEN)
+        groups = failures.signature_groups(open_qs)
+        for group in groups:
+            group["example"] = presenter.text(group["example"] or "")
+        context = {
+            **self.base_context(flow),
+            "active_tab": "failures",
+            "table": table,
+            "filter_form": fs.form,
+            "groups": groups,
+            "open_count": open_qs.count(),
+            "total": base.count(),
+            "filtered": any(v for k, v in request.GET.items() if k in fs.filters),
+            "can_act": can_act,
+            "masked": not presenter.allowed,
+            "per_page": per_page,
+            "per_page_choices": generic.PER_PAGE_CHOICES,
+        }
+        template = self.template_name
+        if request.htmx and request.htmx.target == "object-table":
+            template = f"{template}#table"
+        return render(request, template, context)
+
+    def post(self, request, pk):
+        flow = self.get_object(pk=pk, action="run")
+        back = generic.safe_return_url(request, reverse("flows:flow_failures", args=[flow.pk]))
+        action = request.POST.get("action")
+        record = request.POST.get("replay_record")
+        scope = request.POST.get("scope", "selection")
+        if record:
+            action, scope, selection = "replay", "selection", [record]
+        else:
+            selection = request.POST.getlist("selection")
+        if action not in ("replay", "ignore"):
+            return HttpResponse(status=400)
+        if scope == "signature":
+            signature = request.POST.get("signature", "").strip()
+            if not signature:
+                messages.error(request, _("Choose a signature."))
+                return HttpResponseRedirect(back)
+            kwargs = {"signature": signature}
+        elif scope == "all":
+            kwargs = {}
+        else:
+            if not selection:
+                messages.error(request, _("Select at least one failed record first (tick its box)."))
+                return HttpResponseRedirect(back)
+            kwargs = {"ids": selection}
+        try:
+            if action == "replay":
+                count = failures.selected(flow, **kwargs).count()
+                run = failures.replay(flow, user=request.user, **kwargs)
+                messages.success(
+                    request,
+                    ngettext(
+                        "Replaying %(n)s record in run #%(run)s: it is re-read from the source and "
+                        "written with the flow's current version.",
+                        "Replaying %(n)s records in run #%(run)s: they are re-read from the source and "
+                        "written with the flow's current version.",
+                        count,
+                    )
+                    % {"n": count, "run": run.pk},
+                )
+            else:
+                count = failures.ignore(flow, user=request.user, **kwargs)
+                messages.success(
+                    request,
+                    ngettext("%(n)s failed record ignored.", "%(n)s failed records ignored.", count)
+                    % {"n": count},
+                )
+        except failures.FailureError as exc:
+            messages.error(request, str(exc))
+        return HttpResponseRedirect(back)

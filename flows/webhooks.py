@@ -94,7 +94,73 @@ def receive(slug: str, token: str, body: bytes, headers) -> Outcome:
     except IntegrityError:
         WebhookEvent.objects.filter(system=system, event_id=event_id).update(deliveries=F("deliveries") + 1)
         return Outcome(200, {"status": "duplicate", "event_id": event_id})
+    _dispatch_later(system.pk)
     return Outcome(202, {"status": "accepted", "event_id": event_id})
+
+
+def _dispatch_later(system_id: int) -> None:
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task("flows.tasks.dispatch_webhooks", system_id, task_name=f"webhooks {system_id}")
+    )
+
+
+def topic_matches(wanted: str, topic: str) -> bool:
+    """A flow's topic: empty matches every event, ``orders/*`` every topic under ``orders/``."""
+    wanted = (wanted or "").strip()
+    if not wanted:
+        return True
+    if wanted.endswith("*"):
+        return topic.startswith(wanted[:-1])
+    return topic == wanted
+
+
+def dispatch(system_id: int) -> int:
+    """Turn the system's unprocessed events into runs of its enabled webhook-triggered flows; returns
+    the number of events handled.
+
+    Each flow gets one run request over the ids its events name (``System.webhook_record_id``): the
+    engine fetches just those records. Requests coalesce into the flow's waiting run, so a burst of
+    events while a run is going on becomes one follow-up run over all of their records. An event
+    without a record id asks for an incremental run instead. Two dispatchers meeting the same events
+    ask for the same runs, which coalesce: nothing is lost or doubled.
+    """
+    from django.utils import timezone
+
+    from flows import sync
+    from flows.choices import Trigger
+    from flows.models import Flow, RunTrigger
+
+    system = System.objects.filter(pk=system_id).first()
+    if system is None:
+        return 0
+    events = list(WebhookEvent.objects.filter(system=system, processed__isnull=True).order_by("pk")[:5000])
+    if not events:
+        return 0
+    flows = list(Flow.objects.filter(source_system=system, enabled=True, trigger=Trigger.WEBHOOK))
+    located = []
+    for event in events:
+        try:
+            data = event.payload
+        except (ValueError, TypeError):
+            data = {}
+        record_id = _locate(system.webhook_record_id, {}, data) if system.webhook_record_id else ""
+        located.append((event.topic, record_id))
+    for flow in flows:
+        mine = [(topic, rid) for topic, rid in located if topic_matches(flow.webhook_topic, topic)]
+        if not mine:
+            continue
+        whole = any(not rid for _topic, rid in mine)
+        ids = None if whole else [rid for _topic, rid in mine]
+        try:
+            sync.request_run(flow, trigger=RunTrigger.WEBHOOK, record_ids=ids)
+        except sync.RunRefused as exc:
+            logger.warning("Webhook run of flow %s not started: %s", flow.pk, exc)
+    WebhookEvent.objects.filter(pk__in=[e.pk for e in events]).update(processed=timezone.now())
+    if len(events) == 5000:
+        _dispatch_later(system.pk)  # more are waiting
+    return len(events)
 
 
 @transaction.atomic

@@ -27,6 +27,8 @@ EVENT_TYPES = {
     "session.ended",  # logged out or password changed: the connection closes
     "health.progress",  # a data-health scan read more records, finished or failed
     "run.progress",  # a flow run was queued, committed a page or ended
+    "flow.alert",  # the failure policy acted on a flow (paused after failed runs, not resumed…)
+    "system.breaker",  # a system's circuit breaker opened, went half-open or closed
 }
 
 _live_models: list = []

@@ -75,6 +75,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def run_progress(self, event):
         await self.forward(event)
 
+    async def flow_alert(self, event):
+        await self.forward(event)
+
+    async def system_breaker(self, event):
+        await self.forward(event)
+
     async def access_changed(self, event):
         await self.refresh_groups()
         await self.forward(event)

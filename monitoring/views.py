@@ -2,6 +2,7 @@ from django.db.models import Count
 from django.shortcuts import render
 from django.views import View
 
+from flows import breaker
 from flows.choices import SystemRole
 from flows.models import System
 from integration_hub.permissions import has_global_permission, restrict
@@ -16,6 +17,7 @@ class DashboardView(View):
         systems = restrict(System.objects.select_related("owner"), request.user, "view")
         context = {
             "systems": systems,
+            "breakers": breaker.states(systems.values_list("pk", flat=True)),
             "role_counts": {
                 SystemRole(row["role"]).label: row["n"]
                 for row in systems.order_by().values("role").annotate(n=Count("pk"))

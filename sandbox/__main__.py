@@ -1,18 +1,21 @@
 """``python -m sandbox serve``: the four stand-ins in one process, one uvicorn server each.
 
     python -m sandbox serve [--only pim,shop,erp,crm] [--data-dir var/sandbox] [--memory]
-                            [--host 127.0.0.1] [--base-port 8101] [--seed 42]
+                            [--host 127.0.0.1] [--base-port 8101] [--seed 42] [--activity SECONDS]
 
 Ports: base+0 pim, base+1 shop, base+2 erp, base+3 crm (8101-8104 by default). With a data dir
 (the default, ``var/sandbox``) each system keeps its records in ``<dir>/<name>.sqlite3``: seeded
 on first start, kept afterwards. ``--memory`` starts from the seed every time. Ctrl-C or SIGTERM
-stops every server cleanly. ``python -m sandbox seed-check`` prints the seed sizes and timings.
+stops every server cleanly. ``--activity N`` (or ``SANDBOX_ACTIVITY_SECONDS``) makes the systems
+change on their own every N seconds (new shop orders, ERP stock moves, PIM edits: see
+``sandbox.activity``). ``python -m sandbox seed-check`` prints the seed sizes and timings.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -41,10 +44,12 @@ def _systems(only: str | None) -> list[str]:
 async def _serve(args: argparse.Namespace) -> None:
     names = _systems(args.only)
     pairs = []
+    apps = {}
     for name in names:
         path = None if args.memory else store_file(args.data_dir, name)
         started = time.perf_counter()
         app = build(name, store_path=path, seed=args.seed)
+        apps[name] = app
         elapsed = time.perf_counter() - started
         port = args.base_port + SYSTEMS.index(name)
         sock = bind(args.host, port)
@@ -57,9 +62,16 @@ async def _serve(args: argparse.Namespace) -> None:
             flush=True,
         )
     print(
-        "admin: GET/PUT /_sandbox/faults, POST /_sandbox/reset, GET /_sandbox/stats on every server",
+        "admin: GET/PUT /_sandbox/faults, GET/PUT /_sandbox/webhooks, POST /_sandbox/reset, "
+        "GET /_sandbox/stats on every server",
         flush=True,
     )
+    activity = None
+    if args.activity and args.activity > 0:
+        from .activity import Activity
+
+        activity = Activity(apps, args.activity)
+        print(f"activity: every {args.activity:g} s (shop orders, ERP stock, PIM edits)", flush=True)
 
     loop = asyncio.get_running_loop()
 
@@ -71,7 +83,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
-    await serve_all(pairs)
+    await serve_all(pairs, activity)
     for server, _ in pairs:
         server.config.app.close()
     print("sandbox stopped", flush=True)
@@ -126,6 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--base-port", type=int, default=8101)
     serve.add_argument("--seed", type=int, default=42)
+    serve.add_argument(
+        "--activity",
+        type=float,
+        default=float(os.environ.get("SANDBOX_ACTIVITY_SECONDS") or 0),
+        metavar="SECONDS",
+        help="every SECONDS, a new shop order, ERP stock moves and now and then a PIM edit (default off; "
+        "env SANDBOX_ACTIVITY_SECONDS)",
+    )
     check = sub.add_parser("seed-check", help="print the seed sizes and timings")
     check.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)

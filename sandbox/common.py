@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute
 
 from .faults import ErrorBody, FaultConfig, SandboxMiddleware
 from .store import Store, open_store
+from .webhooks import WebhookSender
 
 
 def dumps(payload: Any) -> bytes:
@@ -71,6 +72,7 @@ class SandboxApp(SandboxMiddleware):
         self.seeder = seeder
         self.credentials = credentials
         self.options = options or {}
+        self.webhooks = WebhookSender(name)
         if self.store.get_meta("seeded") is None:
             self._seed(seed)
         else:
@@ -84,6 +86,7 @@ class SandboxApp(SandboxMiddleware):
             reset=self.reset,
             error_body=error_body,
             info=self.describe,
+            webhooks=self.webhooks,
         )
 
     def _seed(self, seed: int) -> None:
@@ -102,6 +105,10 @@ class SandboxApp(SandboxMiddleware):
 
     def describe(self) -> dict[str, Any]:
         return {"seed": self.seed, "store": getattr(self.store, "path", ":memory:")}
+
+    def emit(self, topic: str, ids: dict[str, Any]) -> None:
+        """An event about a record to the webhook subscribers (in the background; see sandbox.webhooks)."""
+        self.webhooks.emit(topic, ids)
 
     def close(self) -> None:
         self.store.close()

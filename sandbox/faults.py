@@ -19,7 +19,8 @@ Admin endpoints (never faulted, never counted):
 
 - ``GET /_sandbox/faults`` / ``PUT /_sandbox/faults``
 - ``POST /_sandbox/reset``: reseed the data (body ``{"seed": n}`` optional) and reseed the RNG
-- ``GET /_sandbox/stats`` / ``POST /_sandbox/stats/reset``
+- ``GET /_sandbox/stats`` / ``POST /_sandbox/stats/reset`` (with the outbound webhook counters)
+- ``GET /_sandbox/webhooks`` / ``PUT /_sandbox/webhooks``: event subscriptions (``sandbox.webhooks``)
 """
 
 from __future__ import annotations
@@ -164,8 +165,10 @@ class SandboxMiddleware:
         reset: Callable[[int | None], Any] | None = None,
         error_body: ErrorBody = _json_error,
         info: Callable[[], dict[str, Any]] | None = None,
+        webhooks: Any = None,
     ) -> None:
         self.app = app
+        self.webhooks = webhooks  # a sandbox.webhooks.WebhookSender, or None
         self.name = name
         self.config = config
         self.rng = random.Random(config.seed)  # noqa: S311 - reproducible faults, not crypto
@@ -245,6 +248,12 @@ class SandboxMiddleware:
         await _respond(send, status, body, content_type, headers)
 
     # -- admin -------------------------------------------------------------------------------
+    def stats_dict(self) -> dict[str, Any]:
+        out = {"server": self.name, **self.stats.as_dict()}
+        if self.webhooks is not None:
+            out["webhooks"] = self.webhooks.as_dict()
+        return out
+
     async def admin(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"].rstrip("/")
         body = await _read_body(receive)
@@ -272,10 +281,21 @@ class SandboxMiddleware:
             self.rng = random.Random(self.config.seed)  # noqa: S311
             await _respond_json(send, 200, {"reset": True, "server": self.name})
         elif path == "/_sandbox/stats" and method == "GET":
-            await _respond_json(send, 200, {"server": self.name, **self.stats.as_dict()})
+            await _respond_json(send, 200, self.stats_dict())
         elif path == "/_sandbox/stats/reset" and method == "POST":
             self.stats.reset()
-            await _respond_json(send, 200, {"server": self.name, **self.stats.as_dict()})
+            if self.webhooks is not None:
+                self.webhooks.reset_stats()
+            await _respond_json(send, 200, self.stats_dict())
+        elif path == "/_sandbox/webhooks" and self.webhooks is not None and method == "GET":
+            await _respond_json(send, 200, self.webhooks.describe())
+        elif path == "/_sandbox/webhooks" and self.webhooks is not None and method in ("PUT", "POST"):
+            try:
+                subscriptions = self.webhooks.configure(payload)
+            except ValueError as exc:
+                await _respond_json(send, 400, {"error": str(exc)})
+                return
+            await _respond_json(send, 200, subscriptions)
         elif path == "/_sandbox/info" and method == "GET":
             await _respond_json(send, 200, {"server": self.name, **(self.info() if self.info else {})})
         else:

@@ -68,5 +68,13 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-async def serve_all(servers: list[tuple[QuietServer, socket.socket]]) -> None:
-    await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
+async def serve_all(servers: list[tuple[QuietServer, socket.socket]], activity: Any = None) -> None:
+    """Serve until every server exits; ``activity`` (a :class:`sandbox.activity.Activity`) ticks meanwhile."""
+    ticking = asyncio.create_task(activity.run()) if activity is not None else None
+    try:
+        await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
+    finally:
+        if ticking is not None:
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking

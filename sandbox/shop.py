@@ -12,7 +12,15 @@ Served under ``/rest/default/V1/`` and ``/rest/V1/``; requests and responses fol
   whole batch or nothing: ``[]`` on success, 400 ``Validation Failed`` (with ``errors``) for a
   malformed item, 400 ``Could not save Source Item`` for an unknown sku or source.
 - ``orders`` (GET searchCriteria, e.g. ``updated_at`` ``gt``), ``orders/{id}``, POST
-  ``orders/{id}/comments`` → ``true``.
+  ``orders/{id}/comments`` → ``true``. POST ``orders`` and PUT ``orders/create``
+  ``{"entity": {...}}`` save an order: without an existing ``entity_id`` a new one is placed
+  (``customer_id`` or ``customer_email``, ``items`` of ``sku``, ``qty_ordered``, ``price``; totals
+  computed as the seed's: 20 % tax, shipping 9.90 under 150), with one its ``status``/``state`` and
+  other plain fields are updated.
+- Webhooks (``sandbox.webhooks``): ``orders/created``, ``orders/updated``, ``customers/created``,
+  ``customers/updated``, ``customers/deleted``, ``products/created``, ``products/updated``,
+  ``products/deleted``, with ``entity_id`` (and ``increment_id`` for orders, ``sku`` for
+  products), whether the change came through the API or the sandbox activity.
 - ``customers/search``, ``customers/{id}`` (GET, PUT, DELETE → ``true``), POST ``customers``.
 
 searchCriteria: ``filterGroups``/``filter_groups`` (groups ANDed, filters of a group ORed),
@@ -664,8 +672,19 @@ def save_product(store: Store, product: Any, sku: str | None = None) -> dict[str
 async def post_product(request: Request) -> Response:
     check_bearer(request, "Magento_Catalog::products")
     payload = await _body(request)
-    doc = save_product(_shop(request).store, payload.get("product"))
+    product = payload.get("product")
+    sku = product.get("sku") if isinstance(product, dict) else None
+    app = _shop(request)
+    before = _product_by_sku(app.store, sku.strip()) if isinstance(sku, str) and sku.strip() else None
+    doc = save_product(app.store, product)
+    _emit_product(app, before, doc)
     return respond(render_product(doc))
+
+
+def _emit_product(app: SandboxApp, before: dict[str, Any] | None, doc: dict[str, Any]) -> None:
+    if before is None or before.get("updated_at") != doc.get("updated_at"):
+        topic = "products/created" if before is None else "products/updated"
+        app.emit(topic, {"entity_id": doc["id"], "sku": doc["sku"]})
 
 
 async def put_product(request: Request) -> Response:
@@ -675,9 +694,12 @@ async def put_product(request: Request) -> Response:
     sku = request.path_params["sku"]
     if isinstance(product, dict) and product.get("sku") not in (None, sku):
         raise MagentoError(400, "The sku in the request body doesn't match the sku in the URL.")
+    app = _shop(request)
+    before = _product_by_sku(app.store, sku.strip()) if sku.strip() else None
     doc = save_product(
-        _shop(request).store, {**(product or {}), "sku": sku} if isinstance(product, dict) else product, sku
+        app.store, {**(product or {}), "sku": sku} if isinstance(product, dict) else product, sku
     )
+    _emit_product(app, before, doc)
     return respond(render_product(doc))
 
 
@@ -692,6 +714,7 @@ async def delete_product(request: Request) -> Response:
     store.delete("product_sku", sku)
     for source in SOURCES:
         store.delete("source_item", f"{sku}|{source}")
+    _shop(request).emit("products/deleted", {"entity_id": doc["id"], "sku": sku})
     return respond(True)
 
 
@@ -830,7 +853,149 @@ async def post_order_comment(request: Request) -> Response:
     if history.get("status"):
         doc["status"] = history["status"]
     store.put("order", old["entity_id"], doc)
+    _emit_order(_shop(request), "orders/updated", doc)
     return respond(True)
+
+
+def _emit_order(app: SandboxApp, topic: str, doc: dict[str, Any]) -> None:
+    app.emit(topic, {"entity_id": doc["entity_id"], "increment_id": doc["increment_id"]})
+
+
+def _customer_of(store: Store, entity: dict[str, Any]) -> dict[str, Any] | None:
+    cid = entity.get("customer_id")
+    if cid not in (None, "", 0):
+        try:
+            return store.get("customer", int(cid))
+        except (TypeError, ValueError):
+            return None
+    email = entity.get("customer_email")
+    ref = store.get("customer_email", email.strip().lower()) if isinstance(email, str) else None
+    return store.get("customer", ref["id"]) if ref else None
+
+
+def place_order(
+    store: Store,
+    customer: dict[str, Any],
+    lines: list[dict[str, Any]],
+    *,
+    status: str = "pending",
+    billing: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A new order, stamped now: ``customer`` a shop customer document (``id`` None for a guest:
+    then ``email``, ``firstname``, ``lastname`` and ``billing`` give the rest), ``lines`` of
+    ``{sku, name, qty, price}``. Totals follow the seed: 20 % tax, shipping 9.90 under 150."""
+    address = (customer.get("addresses") or [{}])[0] if customer.get("id") else (billing or {})
+    street = address.get("street") or [""]
+    seed_customer = {
+        "index": (customer["id"] - 1) if customer.get("id") else -1,
+        "email": customer["email"],
+        "firstname": customer.get("firstname") or "",
+        "lastname": customer.get("lastname") or "",
+        "country": address.get("country_id") or "FR",
+        "street": street[0] if isinstance(street, list) else str(street),
+        "city": address.get("city") or "",
+        "postcode": address.get("postcode") or "",
+        "phone": address.get("telephone") or "",
+    }
+    clean = []
+    for line in lines:
+        qty, price = int(line["qty"]), round(float(line["price"]), 2)
+        clean.append(
+            {"sku": line["sku"], "name": line.get("name") or line["sku"], "qty": qty, "price": price,
+             "row_total": round(qty * price, 2)}
+        )  # fmt: skip
+    subtotal = round(sum(line["row_total"] for line in clean), 2)
+    shipping = 0.0 if subtotal >= 150 else 9.9
+    tax = round(subtotal * 0.2, 2)
+    number = next_id(store, "order")
+    seed_order = {
+        "number": number, "increment_id": f"{number:09d}", "status": status, "created": datetime.now(UTC),
+        "lines": clean, "subtotal": subtotal, "shipping": shipping, "tax": tax,
+        "total": round(subtotal + tax + shipping, 2),
+    }  # fmt: skip
+    doc = order_doc(seed_order, seed_customer)
+    if not customer.get("id"):
+        doc.pop("customer_id", None)
+        doc.update(customer_is_guest=1, customer_group_id=0)
+    store.put("order", number, doc)
+    return doc
+
+
+_ORDER_FIXED = {
+    "entity_id",
+    "increment_id",
+    "items",
+    "created_at",
+    "updated_at",
+    "customer_id",
+    "customer_email",
+}
+
+
+def save_order(store: Store, entity: Any) -> tuple[dict[str, Any], str]:
+    """``(order, topic)`` for the body of POST ``orders`` / PUT ``orders/create``: the topic is
+    ``orders/created``, ``orders/updated`` or empty (nothing changed)."""
+    if not isinstance(entity, dict):
+        raise MagentoError(400, '"%fieldName" is required. Enter and try again.', {"fieldName": "entity"})
+    if entity.get("entity_id") not in (None, "", 0):
+        old = _order(store, str(entity["entity_id"]))
+        doc = json.loads(json.dumps(old))
+        doc.pop("updated_at", None)
+        for key, value in entity.items():
+            if key not in _ORDER_FIXED and not isinstance(value, dict | list):
+                doc[key] = value
+        if "status" in entity and "state" not in entity:
+            doc["state"] = ORDER_STATES.get(str(entity["status"]), doc["state"])
+        if {k: v for k, v in old.items() if k != "updated_at"} == doc:
+            return old, ""
+        store.put("order", doc["entity_id"], doc)
+        return doc, "orders/updated"
+    items = entity.get("items")
+    if not isinstance(items, list) or not items:
+        raise MagentoError(400, '"%fieldName" is required. Enter and try again.', {"fieldName": "items"})
+    lines = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("sku"), str) or not item["sku"].strip():
+            raise MagentoError(400, '"%fieldName" is required. Enter and try again.', {"fieldName": "sku"})
+        qty, price = _number(item.get("qty_ordered")), _number(item.get("price"))
+        product = _product_by_sku(store, item["sku"])
+        if price is None and product is not None:
+            price = _number(product.get("price"))
+        if qty is None or qty <= 0 or price is None or price < 0:
+            raise MagentoError(
+                400,
+                'The "%fieldValue" value\'s type is invalid. The "%fieldName" type was expected. Verify and try again.',
+                {
+                    "fieldValue": item.get("qty_ordered" if qty is None or qty <= 0 else "price"),
+                    "fieldName": "float",
+                },
+            )
+        name = item.get("name") or (product or {}).get("name") or item["sku"]
+        lines.append({"sku": item["sku"].strip(), "name": name, "qty": qty, "price": price})
+    customer = _customer_of(store, entity)
+    if customer is None:
+        email = entity.get("customer_email")
+        if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+            raise MagentoError(
+                400, '"%fieldName" is required. Enter and try again.', {"fieldName": "customer_email"}
+            )
+        customer = {
+            "id": None, "email": email.strip(), "firstname": entity.get("customer_firstname") or "Guest",
+            "lastname": entity.get("customer_lastname") or "",
+        }  # fmt: skip
+    billing = entity.get("billing_address") if isinstance(entity.get("billing_address"), dict) else None
+    status = entity.get("status") if entity.get("status") in ORDER_STATES else "pending"
+    return place_order(store, customer, lines, status=status, billing=billing), "orders/created"
+
+
+async def post_order(request: Request) -> Response:
+    check_bearer(request, "Magento_Sales::create")
+    app = _shop(request)
+    payload = await _body(request)
+    doc, topic = save_order(app.store, payload.get("entity"))
+    if topic:
+        _emit_order(app, topic, doc)
+    return respond(render_order(doc))
 
 
 # -- customers ---------------------------------------------------------------------------------
@@ -953,7 +1118,10 @@ async def post_customer(request: Request) -> Response:
         raise MagentoError(
             400, "A customer with the same email address already exists in an associated website."
         )
-    return respond(render_customer(save_customer(_shop(request).store, customer, None)))
+    app = _shop(request)
+    doc = save_customer(app.store, customer, None)
+    app.emit("customers/created", {"entity_id": doc["id"]})
+    return respond(render_customer(doc))
 
 
 async def put_customer(request: Request) -> Response:
@@ -961,7 +1129,10 @@ async def put_customer(request: Request) -> Response:
     store = _shop(request).store
     old = _customer(store, request.path_params["customerId"])
     payload = await _body(request)
-    return respond(render_customer(save_customer(store, payload.get("customer"), old)))
+    doc = save_customer(store, payload.get("customer"), old)
+    if doc.get("updated_at") != old.get("updated_at"):
+        _shop(request).emit("customers/updated", {"entity_id": doc["id"]})
+    return respond(render_customer(doc))
 
 
 async def delete_customer(request: Request) -> Response:
@@ -970,6 +1141,7 @@ async def delete_customer(request: Request) -> Response:
     old = _customer(store, request.path_params["customerId"])
     store.delete("customer", old["id"])
     store.delete("customer_email", old["email"].lower())
+    _shop(request).emit("customers/deleted", {"entity_id": old["id"]})
     return respond(True)
 
 
@@ -996,6 +1168,8 @@ def routes() -> list[Route]:
         ("inventory/source-items", list_source_items, ["GET"]),
         ("inventory/source-items", post_source_items, ["POST"]),
         ("orders", list_orders, ["GET"]),
+        ("orders", post_order, ["POST"]),
+        ("orders/create", post_order, ["PUT"]),
         ("orders/{id}", get_order, ["GET"]),
         ("orders/{id}/comments", post_order_comment, ["POST"]),
         ("customers/search", search_customers, ["GET"]),

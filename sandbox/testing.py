@@ -26,6 +26,7 @@ def running(
     data_dir: str | None = None,
     options: dict[str, dict[str, Any]] | None = None,
     startup_timeout: float = 20.0,
+    activity: float | None = None,
     **fault_kwargs: Any,
 ) -> Iterator[Any]:
     """Start the named system(s); yield the base URL (one name) or ``{name: url}`` (several).
@@ -36,6 +37,8 @@ def running(
     - any other keyword is a fault knob (:class:`sandbox.faults.FaultConfig`), e.g.
       ``latency_ms=50`` or ``error_rate=1.0``; unset knobs default to zero (the environment's
       ``SANDBOX_*`` fault variables are ignored here, so tests are not disturbed by them).
+    - ``activity``: seconds between ticks of demo activity (:mod:`sandbox.activity`); off by default
+      (``SANDBOX_ACTIVITY_SECONDS`` is ignored here too).
     """
     single = isinstance(names, str)
     wanted = [names] if isinstance(names, str) else list(names)
@@ -55,10 +58,15 @@ def running(
         urls[name] = f"http://127.0.0.1:{sock.getsockname()[1]}"
 
     failure: list[BaseException] = []
+    ticker = None
+    if activity:
+        from .activity import Activity
+
+        ticker = Activity(apps, activity, seed=seed)
 
     def run() -> None:
         try:
-            asyncio.run(serve_all(pairs))
+            asyncio.run(serve_all(pairs, ticker))
         except BaseException as exc:  # reported to the caller below
             failure.append(exc)
 

@@ -1,10 +1,12 @@
+from django.urls import reverse
 from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from flows import designer
 from flows.connectors.registry import connector_choices
 from flows.forms import validate_connector_config
-from flows.models import Flow, FlowVersion, System, SystemCheck
+from flows.models import FailedRecord, Flow, FlowVersion, RecordLink, System, SystemCheck
 from integration_hub.api.serializers import BaseModelSerializer
 
 
@@ -21,6 +23,7 @@ class SystemSerializer(BaseModelSerializer):
         ),
     )
     secret_names = serializers.ListField(child=serializers.CharField(), read_only=True)
+    breaker = serializers.SerializerMethodField()
 
     class Meta:
         model = System
@@ -47,6 +50,10 @@ class SystemSerializer(BaseModelSerializer):
             "last_check_at",
             "last_latency_ms",
             "health_message",
+            "maintenance",
+            "maintenance_since",
+            "maintenance_reason",
+            "breaker",
             "created",
             "updated",
         )
@@ -57,7 +64,29 @@ class SystemSerializer(BaseModelSerializer):
             "last_check_at",
             "last_latency_ms",
             "health_message",
+            "maintenance",
+            "maintenance_since",
+            "maintenance_reason",
         )
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "state": {"type": "string", "enum": ["closed", "open", "half_open"]},
+                "failures": {"type": "integer"},
+                "open_until": {"type": "string", "format": "date-time", "nullable": True},
+                "last_error": {"type": "string"},
+            },
+        }
+    )
+    def get_breaker(self, obj) -> dict:
+        """The system's circuit breaker (see flows.breaker): closed, open until a time, or half-open."""
+        from flows import breaker
+
+        payload = breaker.state_of(obj.pk).as_payload(obj.pk)
+        payload.pop("system")
+        return payload
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -124,6 +153,9 @@ class FlowSerializer(BaseModelSerializer):
             "web_url",
             "name",
             "enabled",
+            "pause_kind",
+            "pause_reason",
+            "paused_at",
             "version",
             "created",
             "updated",
@@ -141,3 +173,91 @@ class FlowVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = FlowVersion
         fields = ("number", "created", "author", "comment", "definition")
+
+
+class RecordLinkSerializer(BaseModelSerializer):
+    """One record known in two systems: the source's id and the id the target gave it."""
+
+    source_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    target_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = RecordLink
+        fields = (
+            "id",
+            "display",
+            "web_url",
+            "flow",
+            "source_system",
+            "source_entity",
+            "source_id",
+            "target_system",
+            "target_entity",
+            "target_id",
+            "last_hash",
+            "last_run",
+            "last_synced",
+            "created",
+        )
+        read_only_fields = fields
+
+    def get_web_url(self, obj) -> str | None:
+        request = self.context.get("request")
+        url = reverse("flows:link", args=[obj.pk])
+        return request.build_absolute_uri(url) if request else url
+
+
+class FailedRecordSerializer(serializers.ModelSerializer):
+    """A record a run could not deliver; ``payload`` and ``message`` masked for users without the
+    personal-data right."""
+
+    message = serializers.SerializerMethodField()
+    payload = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FailedRecord
+        fields = (
+            "id",
+            "flow",
+            "run",
+            "source_id",
+            "status",
+            "stage",
+            "error_class",
+            "message",
+            "http_status",
+            "signature",
+            "attempts",
+            "created",
+            "updated",
+            "payload",
+        )
+        read_only_fields = fields
+
+    def _presenter(self):
+        from flows.failures import Presenter
+
+        if "presenter" not in self.context:
+            request = self.context.get("request")
+            self.context["presenter"] = Presenter(getattr(request, "user", None))
+        return self.context["presenter"]
+
+    def get_message(self, obj) -> str:
+        return self._presenter().message(obj)
+
+    def get_payload(self, obj) -> dict:
+        return self._presenter().payload(obj)
+
+
+class FailureSelectionSerializer(serializers.Serializer):
+    """Which failed records of one flow: ``ids``, or every open one with ``signature``, or (neither)
+    every open one of the flow."""
+
+    flow = serializers.IntegerField()
+    ids = serializers.ListField(child=serializers.IntegerField(), required=False, allow_empty=False)
+    signature = serializers.CharField(required=False, allow_blank=False, max_length=64)
+
+
+class MaintenanceSerializer(serializers.Serializer):
+    on = serializers.BooleanField(help_text=gettext_lazy("true starts the maintenance, false ends it."))
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)

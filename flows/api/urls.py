@@ -7,4 +7,6 @@ app_name = "flows-api"
 router = SimpleRouter()
 router.register("systems", views.SystemViewSet)
 router.register("flows", views.FlowViewSet)
+router.register("links", views.RecordLinkViewSet)
+router.register("failed-records", views.FailedRecordViewSet)
 urlpatterns = router.urls

@@ -1,23 +1,31 @@
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from flows import configio, designer, services
+from flows import configio, designer, failures, links, services
 from flows.api.serializers import (
     CheckResultSerializer,
+    FailedRecordSerializer,
+    FailureSelectionSerializer,
     FlowSerializer,
     FlowVersionSerializer,
+    MaintenanceSerializer,
+    RecordLinkSerializer,
     SystemCheckSerializer,
     SystemSerializer,
 )
 from flows.connectors.errors import ConnectorError
-from flows.filtersets import FlowFilterSet, SystemFilterSet
-from flows.models import Flow, System
+from flows.filtersets import FailedRecordFilterSet, FlowFilterSet, RecordLinkFilterSet, SystemFilterSet
+from flows.models import FailedRecord, Flow, RecordLink, System
+from integration_hub.api.permissions import ObjectPermission
 from integration_hub.api.viewsets import BaseModelViewSet
-from integration_hub.permissions import has_global_permission
+from integration_hub.models import APIToken
+from integration_hub.permissions import can, has_any_permission, has_global_permission, restrict
 
 
 class SystemViewSet(BaseModelViewSet):
@@ -25,7 +33,7 @@ class SystemViewSet(BaseModelViewSet):
     serializer_class = SystemSerializer
     filterset_class = SystemFilterSet
     ordering_fields = ("name", "role", "criticality", "updated", "health_status")
-    permission_action = {"check": "check", "discover": "check", "checks": "view"}
+    permission_action = {"check": "check", "discover": "check", "checks": "view", "maintenance": "change"}
 
     @extend_schema(request=None, responses=CheckResultSerializer)
     @action(detail=True, methods=["post"])
@@ -54,6 +62,29 @@ class SystemViewSet(BaseModelViewSet):
             return Response({"detail": exc.message, "kind": exc.reason or exc.kind}, status=502)
         return Response({"discovered_at": system.discovered_at, "entities": entities})
 
+    @extend_schema(request=MaintenanceSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def maintenance(self, request, pk=None):
+        """Start (``{"on": true, "reason": "…"}``) or end (``{"on": false}``) the system's maintenance:
+        its enabled flows are paused, then exactly those are resumed."""
+        system = self.get_object()
+        body = MaintenanceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        outcome = services.set_maintenance(
+            system, body.validated_data["on"], user=request.user, reason=body.validated_data["reason"]
+        )
+        system = outcome.system
+        return Response(
+            {
+                "maintenance": system.maintenance,
+                "maintenance_since": system.maintenance_since,
+                "maintenance_reason": system.maintenance_reason,
+                "paused": [flow.pk for flow in outcome.paused],
+                "resumed": [flow.pk for flow in outcome.resumed],
+                "kept": [{"flow": flow.pk, "reason": why} for flow, why in outcome.kept],
+            }
+        )
+
     @extend_schema(responses=SystemCheckSerializer(many=True))
     @action(detail=True, methods=["get"])
     def checks(self, request, pk=None):
@@ -76,9 +107,9 @@ class FlowViewSet(BaseModelViewSet):
         "preview": "change",
         "versions": "view",
         "tests": "view",
-        "run": "change",
+        "run": "run",
         "runs": "view",
-        "cancel": "change",
+        "cancel": "run",
         "rollback": "change",
         "clone": "view",
         "export": "view",
@@ -129,18 +160,29 @@ class FlowViewSet(BaseModelViewSet):
     @extend_schema(request=OpenApiTypes.OBJECT, responses={202: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):
-        """Run now (``{"full": true}`` for a full resync). 202 with the run; ``coalesced`` when a run was
-        already waiting to start (this request is part of it)."""
+        """Run now. Body (all optional): ``{"full": true}`` a full resync; ``{"backfill_from": "YYYY-MM-DD"}``
+        read what changed since then; ``{"record_ids": [...]}`` only these source records, fetched fresh;
+        ``{"retry_failed": true}`` replay the open failed records. 202 with the run; ``coalesced`` when a
+        run was already waiting to start (this request is part of it)."""
         from flows import sync
         from flows.models import RunTrigger
+        from flows.views import _run_options
 
         flow = self.get_object()
-        full = bool(isinstance(request.data, dict) and request.data.get("full"))
+        data = request.data if isinstance(request.data, dict) else {}
+        ids = data.get("record_ids")
+        if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str | int) for i in ids)):
+            raise ValidationError({"record_ids": _("Give a list of source record ids.")})
         try:
-            run, created = sync.request_run(
-                flow, trigger=RunTrigger.RESYNC if full else RunTrigger.MANUAL, user=request.user, full=full
-            )
-        except sync.RunRefused as exc:
+            if data.get("retry_failed"):
+                run, created = sync.replay_failed(flow, user=request.user), True
+            elif ids:
+                run, created = sync.request_run(
+                    flow, trigger=RunTrigger.RECORDS, user=request.user, record_ids=ids
+                )
+            else:
+                run, created = sync.request_run(flow, user=request.user, **_run_options(data))
+        except (sync.RunRefused, ValueError) as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         return Response({**run_summary(run), "coalesced": not created}, status=202)
 
@@ -269,3 +311,187 @@ def run_summary(run) -> dict:
         "started": run.started,
         "finished": run.finished,
     }
+
+
+# --- ID links and failed records ----------------------------------------------------------------------
+
+
+class FlowRecordPermission(ObjectPermission):
+    """ID links and failed records follow their flow (or system): seeing them needs view on either;
+    acting on them needs the flow's run permission (``links.may_act``)."""
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        if (
+            isinstance(request.auth, APIToken)
+            and not request.auth.write_enabled
+            and request.method not in SAFE_METHODS
+        ):
+            raise PermissionDenied(_("This API token is read-only; create one with writes enabled."))
+        if self.action(request, view) == "view":
+            return has_any_permission(user, Flow, "view") or has_any_permission(user, System, "view")
+        return has_any_permission(user, Flow, "run") or has_any_permission(user, System, "change")
+
+    def has_object_permission(self, request, view, obj):
+        if self.action(request, view) == "view":
+            return True  # the queryset holds only what the user may see
+        if isinstance(obj, RecordLink):
+            return links.may_act(request.user, obj)
+        return can(request.user, "run", obj.flow)
+
+
+class RecordLinkViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    """Cross-system ID links. ``?q=`` finds a record by its source or target id (exact, then prefix);
+    ``?flow=``, ``?system=`` (either side). DELETE unlinks: the next run treats the record as new."""
+
+    queryset = RecordLink.objects.all()
+    serializer_class = RecordLinkSerializer
+    filterset_class = RecordLinkFilterSet
+    permission_classes = [FlowRecordPermission]
+    ordering_fields = ("source_id", "target_id", "last_synced", "created")
+    permission_action = {"destroy": "run", "resync": "run", "merge": "run", "history": "view"}
+
+    def get_queryset(self):
+        return links.visible_links(self.request.user).order_by("-last_synced", "-pk")
+
+    def perform_destroy(self, instance):
+        links.unlink(instance, user=self.request.user)
+
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def resync(self, request, pk=None):
+        """Resync this one record: a run that fetches it fresh and writes it with the current version."""
+        link = self.get_object()
+        try:
+            run, created = links.resync(link, user=request.user)
+        except links.LinkError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response({**run_summary(run), "coalesced": not created}, status=202)
+
+    @extend_schema(
+        request={
+            "application/json": {
+                "type": "object",
+                "properties": {
+                    "drop": {
+                        "type": "integer",
+                        "description": "Remove this other link to the same target record.",
+                    },
+                    "keep": {"type": "integer", "description": "Keep this other link; this one is removed."},
+                    "target_id": {
+                        "type": "string",
+                        "description": "The target holds the record twice: keep this copy.",
+                    },
+                },
+            }
+        },
+        responses={200: RecordLinkSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        """Merge a duplicate: ``drop`` or ``keep`` another link to the same target record, or ``target_id``
+        the copy to keep when the target holds this record twice. Audited."""
+        link = self.get_object()
+        body = request.data if isinstance(request.data, dict) else {}
+        try:
+            if body.get("target_id") is not None and not (body.get("drop") or body.get("keep")):
+                kept = links.keep_target(link, str(body["target_id"]), user=request.user)
+            else:
+                other_pk = body.get("drop") or body.get("keep")
+                other = self.get_queryset().filter(pk=other_pk).first() if str(other_pk).isdigit() else None
+                if other is None:
+                    raise links.LinkError(_("Name the other link of the duplicate in “drop” or “keep”."))
+                if not links.may_act(request.user, other):
+                    raise PermissionDenied(_("You may not change the ID links of that flow."))
+                keep, drop = (link, other) if body.get("drop") else (other, link)
+                kept = links.merge(keep, drop, user=request.user)
+        except links.LinkError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response(RecordLinkSerializer(kept, context={"request": request}).data)
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def history(self, request, pk=None):
+        """The record across systems: every record reached through links, the links, the runs and the
+        failed records that touched it (messages masked as needed)."""
+        from flows.failures import Presenter
+
+        link = self.get_object()
+        history = links.link_history(link, user=request.user)
+        context = {"request": request, "presenter": Presenter(request.user)}
+        return Response(
+            {
+                "records": [
+                    {"system": r.system.slug, "entity": r.entity, "id": r.id} for r in history.records
+                ],
+                "links": RecordLinkSerializer(history.links, many=True, context=context).data,
+                "runs": [run_summary(run) for run in history.runs],
+                "failures": FailedRecordSerializer(history.failures, many=True, context=context).data,
+                "truncated": history.truncated,
+            }
+        )
+
+
+class FailedRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Failed records of the flows you may see (``?flow=``, ``?status=``, ``?stage=``, ``?error_class=``,
+    ``?signature=``); payloads and messages masked without the personal-data right."""
+
+    queryset = FailedRecord.objects.all()
+    serializer_class = FailedRecordSerializer
+    filterset_class = FailedRecordFilterSet
+    permission_classes = [FlowRecordPermission]
+    ordering_fields = ("updated", "created", "attempts", "source_id")
+    permission_action = {"replay": "run", "ignore": "run", "signatures": "view"}
+
+    def get_queryset(self):
+        return failures.visible_failures(self.request.user)
+
+    def _selection(self, request):
+        body = FailureSelectionSerializer(data=request.data if isinstance(request.data, dict) else {})
+        body.is_valid(raise_exception=True)
+        flow = (
+            restrict(Flow.objects.all(), request.user, "view").filter(pk=body.validated_data["flow"]).first()
+        )
+        if flow is None:
+            raise NotFound(_("No flow matches, or you may not see it."))
+        if not can(request.user, "run", flow):
+            raise PermissionDenied(_("You may not run this flow."))
+        return flow, {k: body.validated_data[k] for k in ("ids", "signature") if k in body.validated_data}
+
+    @extend_schema(request=FailureSelectionSerializer, responses={202: OpenApiTypes.OBJECT})
+    @action(detail=False, methods=["post"])
+    def replay(self, request):
+        """Replay failed records of one flow — ``ids``, or all open ones with ``signature``, or all open
+        ones: one run re-reads them from the source and writes them with the current version."""
+        flow, selection = self._selection(request)
+        count = failures.selected(flow, **selection).count()
+        try:
+            run = failures.replay(flow, user=request.user, **selection)
+        except failures.FailureError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response({**run_summary(run), "replayed": count}, status=202)
+
+    @extend_schema(request=FailureSelectionSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=False, methods=["post"])
+    def ignore(self, request):
+        """Set aside open failed records of one flow (``ids`` or ``signature``, or all). Audited."""
+        flow, selection = self._selection(request)
+        try:
+            count = failures.ignore(flow, user=request.user, **selection)
+        except failures.FailureError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response({"ignored": count})
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=False, methods=["get"])
+    def signatures(self, request):
+        """The filtered failed records grouped by signature (one cause, many records), biggest first."""
+        from flows.failures import Presenter
+
+        presenter = Presenter(request.user)
+        groups = failures.signature_groups(self.filter_queryset(self.get_queryset()))
+        return Response([{**g, "example": presenter.text(g["example"] or "")} for g in groups])

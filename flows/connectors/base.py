@@ -103,6 +103,9 @@ class Page:
     cursor: str | None = None
     has_more: bool = False
     errors: list[RecordError] = field(default_factory=list)
+    # On the first page of a read, when the source says: how many records this read yields in all
+    # (from this page on). The run's progress bar and its ETA come from it.
+    total: int | None = None
 
 
 @dataclass

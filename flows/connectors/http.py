@@ -1,7 +1,8 @@
 """The one HTTP client factory every connector uses.
 
 ``HubClient`` wraps an ``httpx.Client`` with: timeouts, TLS verification on, the outbound allow-list,
-the system's request budget (shared by every process through ``flows.coordination``), retries with
+the system's request budget and circuit breaker (shared by every process through
+``flows.coordination``, see ``flows.breaker``), retries with
 exponential backoff and jitter on connection errors and 502/503/504, ``Retry-After`` honoured on 429
 and 503, a request id on every call, request logging with secrets and personal values redacted, and
 the mapping of HTTP failures onto the connector error taxonomy.
@@ -23,6 +24,7 @@ import httpx
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from flows import breaker
 from flows.connectors.base import CheckResult, ConnectionSettings
 from flows.connectors.errors import (
     AuthError,
@@ -58,6 +60,7 @@ FAILURE_KINDS = {
     "network": gettext_lazy("network"),
     "not_found": gettext_lazy("not found"),
     "host_key": gettext_lazy("unknown host key"),
+    "breaker": gettext_lazy("circuit open"),
 }
 
 
@@ -171,9 +174,34 @@ class HubClient:
                 % {"host": urlsplit(full_url).hostname},
                 reason="config",
             )
+        system_id = self.settings.system_id
+        probe = (
+            breaker.before_request(system_id, self.settings.name, probe_seconds=self.settings.timeout)
+            if system_id
+            else False
+        )
+        try:
+            response = self._send(
+                method, url, full_url, idempotent, 1 if probe else self.max_retries + 1, kwargs
+            )
+        except BaseException as exc:
+            if system_id:
+                breaker.record(
+                    system_id,
+                    breaker.outcome_of(exc) if isinstance(exc, ConnectorError) else None,
+                    probe=probe,
+                    error=str(exc),
+                )
+            raise
+        if system_id:
+            breaker.record(system_id, True, probe=probe)
+        return response
+
+    def _send(self, method: str, url: str, full_url: str, idempotent: bool, attempts: int, kwargs: dict):
+        """The attempts of one request: the budget, retries with backoff, the error mapping."""
         last_error: ConnectorError | None = None
         extra_headers = kwargs.pop("headers", None) or {}
-        for attempt in range(self.max_retries + 1):
+        for attempt in range(attempts):
             request_id = uuid.uuid4().hex[:16]
             headers = {**extra_headers, "X-Request-ID": request_id}
             start = time.perf_counter()
@@ -236,7 +264,7 @@ class HubClient:
                         reason="rate_limited",
                         detail=remote_message(response),
                     )
-                    if attempt < self.max_retries:
+                    if attempt < attempts - 1:
                         self._sleep_before_retry(attempt, floor=wait)
                         continue
                     raise last_error
@@ -282,7 +310,7 @@ class HubClient:
                     )
                 else:
                     return response
-            if attempt < self.max_retries:
+            if attempt < attempts - 1:
                 self._sleep_before_retry(attempt)
         raise last_error
 

@@ -557,7 +557,8 @@ class MagentoConnector(Connector):
         self._get("products", search_criteria(size=1))
 
     def _pages(self, entity: str, *, size: int, page: int = 1, field="", value="", condition="eq"):
-        """(records, page, has_more) from ``page`` to the last page, by ``total_count``."""
+        """(records, page, has_more) from ``page`` to the last page, by ``total_count`` (kept in
+        ``self._total`` for the read's progress)."""
         path, sort = self._list(entity)
         while True:
             params = search_criteria(
@@ -568,6 +569,7 @@ class MagentoConnector(Connector):
                 raise ConfigError(_("Magento answered %(path)s without a search result.") % {"path": path})
             items = body.get("items") or []
             total = int(body.get("total_count") or 0)
+            self._total = total
             if (page - 1) * size >= total:
                 items = []  # past the end, Magento repeats the last page of orders and customers
             records = [self._shape(entity, r) for r in items if isinstance(r, dict)]
@@ -595,13 +597,17 @@ class MagentoConnector(Connector):
         if state.get("since"):
             filters = {"field": "updated_at", "value": state["since"], "condition": state["condition"]}
         returned = 0
+        first = state["page"]
         for records, page, more in self._pages(entity, size=state["size"], page=state["page"], **filters):
             if limit is not None:
                 records = records[: max(0, limit - returned)]
+            total = None
+            if page == first and limit is None:  # what is left from here, for the run's progress
+                total = max(0, self._total - (first - 1) * state["size"])
             returned += len(records)
             has_more = more and (limit is None or returned < limit)
             next_cursor = json.dumps({**state, "page": page + 1}) if more else None
-            yield Page(records=records, cursor=next_cursor, has_more=has_more)
+            yield Page(records=records, cursor=next_cursor, has_more=has_more, total=total)
             if not has_more:
                 return
 

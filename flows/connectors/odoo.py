@@ -751,6 +751,10 @@ class OdooConnector(Connector):
             base.append(("write_date", ">=", odoo_datetime(since)))
         state = decode_cursor(cursor)
         fields = self._present(spec.model, spec.fields)
+        total = None
+        if limit is None:  # how many are left to read, for the run's progress (one cheap count)
+            count = self._execute(spec.model, "search_count", [base + keyset_domain(state)])
+            total = count if isinstance(count, int) and not isinstance(count, bool) else None
         returned = 0
         while True:
             rows = self._search_read(
@@ -771,7 +775,9 @@ class OdooConnector(Connector):
                 records=self._decorate(entity, rows),
                 cursor=json.dumps(state, separators=(",", ":")) if state else None,
                 has_more=has_more,
+                total=total,
             )
+            total = None  # said once, on the first page
             if not has_more:
                 return
 

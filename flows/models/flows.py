@@ -16,6 +16,7 @@ from flows.choices import (
     Criticality,
     FlowWriteMode,
     MatchStrategy,
+    PauseKind,
     PersonalData,
     SyncMode,
     Trigger,
@@ -161,6 +162,17 @@ class Flow(AuditedModel):
         _("purpose"), blank=True, help_text=_("Why this data moves (for the GDPR register).")
     )
 
+    # Why a paused flow is paused (state, not definition: never part of a version).
+    pause_kind = models.CharField(
+        _("paused"), max_length=20, choices=PauseKind.choices, blank=True, default="", editable=False
+    )
+    pause_reason = models.CharField(_("pause reason"), max_length=500, blank=True, editable=False)
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True, editable=False)
+    # The last run counted by the last automatic pause: failed runs before it never count again.
+    auto_paused_run = models.ForeignKey(
+        "Run", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+
     sync_cursor = models.CharField(
         _("incremental cursor"),
         max_length=200,
@@ -174,7 +186,7 @@ class Flow(AuditedModel):
     created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(_("updated"), auto_now=True)
 
-    audit_excluded_fields = ("created", "updated", "current_version")
+    audit_excluded_fields = ("created", "updated", "current_version", "auto_paused_run")
 
     class Meta:
         verbose_name = _("flow")

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -58,7 +59,12 @@ COUNTERS = ("read", "filtered", "unchanged", "created", "updated", "deleted", "f
 class Run(models.Model):
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="runs")
     version = models.ForeignKey(
-        FlowVersion, on_delete=models.PROTECT, related_name="runs", verbose_name=_("flow version")
+        # RESTRICT, not PROTECT: a version stays while its runs do, and goes with them when the flow is
+        # deleted (PROTECT would refuse to delete a flow that has ever run).
+        FlowVersion,
+        on_delete=models.RESTRICT,
+        related_name="runs",
+        verbose_name=_("flow version"),
     )
     trigger = models.CharField(_("trigger"), max_length=20, choices=RunTrigger.choices)
     status = models.CharField(
@@ -94,6 +100,8 @@ class Run(models.Model):
     # Where the read resumes after the last committed page (the connector's opaque page cursor).
     resume = models.TextField(_("resume position"), blank=True)
     pages = models.PositiveIntegerField(_("pages committed"), default=0)
+    # How many records the read will yield, when the source says (for the progress bar and the ETA).
+    expected = models.PositiveIntegerField(_("records expected"), null=True, blank=True)
     message = models.TextField(_("message"), blank=True)
     worker = models.CharField(_("worker"), max_length=120, blank=True)
     queued_at = models.DateTimeField(_("queued"), auto_now_add=True, db_index=True)
@@ -147,6 +155,31 @@ class Run(models.Model):
     def counters(self) -> dict:
         return {name: getattr(self, name) for name in COUNTERS}
 
+    @property
+    def rate(self) -> float | None:
+        """Records read per second so far (while running) or over the whole run."""
+        if self.finished:
+            return self.throughput
+        if not self.started or not self.read:
+            return None
+        elapsed = (timezone.now() - self.started).total_seconds()
+        return self.read / elapsed if elapsed > 0 else None
+
+    @property
+    def percent(self) -> int | None:
+        """How far the read is, when the source said how many records it holds."""
+        if not self.expected:
+            return None
+        return max(0, min(100, round(100 * self.read / self.expected)))
+
+    @property
+    def eta_seconds(self) -> int | None:
+        """Seconds left at the current rate (running runs whose source gave a count)."""
+        rate = self.rate
+        if self.status != "running" or not self.expected or not rate:
+            return None
+        return max(0, round((self.expected - self.read) / rate))
+
 
 class RecordLink(models.Model):
     """One record known in two systems: the source's id and the id the target gave it (OCA "bindings").
@@ -165,6 +198,10 @@ class RecordLink(models.Model):
     last_hash = models.CharField(_("last hash"), max_length=64, blank=True)
     last_run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     last_synced = models.DateTimeField(_("last synced"), null=True, blank=True)
+    # The mapped record last written (canonical JSON) and, for an update, what changed from the one
+    # before ([{"field", "old", "new"}]): encrypted when the flow maps personal data.
+    last_values = models.TextField(_("last values"), blank=True, editable=False)
+    last_changes = models.TextField(_("last changes"), blank=True, editable=False)
     created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -183,6 +220,31 @@ class RecordLink(models.Model):
 
     def __str__(self):
         return f"{self.source_entity}:{self.source_id} → {self.target_entity}:{self.target_id}"
+
+    @property
+    def values(self) -> dict:
+        return stored_json(self.last_values) or {}
+
+    @property
+    def changes(self) -> list[dict]:
+        """The field-level difference of the last update (empty after a create)."""
+        return stored_json(self.last_changes) or []
+
+
+def stored_json(text: str):
+    """JSON kept as is, or encrypted (personal data): Fernet tokens never start with { or [."""
+    if not text:
+        return None
+    if text[0] in "{[":
+        return json.loads(text)
+    try:
+        return json.loads(crypto.decrypt(text))
+    except (crypto.DecryptionError, ValueError):
+        return None
+
+
+def store_json(text: str, *, personal: bool) -> str:
+    return crypto.encrypt(text) if personal and text else text
 
 
 class FailedRecord(models.Model):

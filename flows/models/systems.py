@@ -104,12 +104,36 @@ class System(AuditedModel):
             "of the body."
         ),
     )
+    webhook_record_id = models.CharField(
+        _("record id"),
+        max_length=100,
+        blank=True,
+        default="",
+        help_text=_(
+            "Where the changed record's id is in an event's body, as body:<path>, e.g. body:entity_id: "
+            "a webhook run then fetches just those records. Empty: each event starts an incremental run."
+        ),
+    )
     webhook_topic = models.CharField(
         _("event topic"),
         max_length=100,
         blank=True,
         default="header:X-Event-Topic",
         help_text=_("Where the event's kind is (header:<name> or body:<path>), e.g. body:subscriptionType."),
+    )
+
+    # Maintenance (services.set_maintenance): the system's flows are paused meanwhile, and resumed after.
+    maintenance = models.BooleanField(_("in maintenance"), default=False, editable=False)
+    maintenance_since = models.DateTimeField(_("maintenance since"), null=True, blank=True, editable=False)
+    maintenance_reason = models.CharField(_("maintenance reason"), max_length=500, blank=True, editable=False)
+    maintenance_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("maintenance started by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
     )
 
     health_status = models.CharField(

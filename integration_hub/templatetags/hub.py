@@ -65,3 +65,21 @@ def failure_label(kind):
     from flows.connectors.http import FAILURE_KINDS
 
     return FAILURE_KINDS.get(kind, kind)
+
+
+@register.filter
+def duration_short(seconds):
+    """Seconds as a short duration for people: "45 s", "3 min 5 s", "2 h 10 min"."""
+    from django.utils.translation import gettext as _
+
+    try:
+        seconds = max(0, int(seconds))
+    except (TypeError, ValueError):
+        return ""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return _("%(h)s h %(m)s min") % {"h": hours, "m": minutes}
+    if minutes:
+        return _("%(m)s min %(s)s s") % {"m": minutes, "s": secs}
+    return _("%(s)s s") % {"s": secs}

@@ -8,6 +8,7 @@
   document.body.addEventListener("hub:object.changed", (ev) => {
     if (ev.detail.payload && ev.detail.payload.model === "flows.system") refresh();
   });
+  document.body.addEventListener("hub:system.breaker", refresh);
   document.body.addEventListener("hub:access.changed", refresh);
   document.body.addEventListener("hub:subscribed", refresh);
 })();

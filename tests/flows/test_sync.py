@@ -95,6 +95,12 @@ def test_full_sync_then_nothing_changed_then_one_change(systems):
         pim.close()
     third = run_now(flow)
     assert (third.updated, third.created, third.unchanged) == (1, 0, len(enabled) - 1)
+    # The link keeps what changed, field by field.
+    link = RecordLink.objects.get(flow=flow, source_id=changed["identifier"])
+    assert [c for c in link.changes if c["field"] == "name"] == [
+        {"field": "name", "old": in_shop[changed["identifier"]]["name"], "new": "Chaise rouge"}
+    ]
+    assert link.values["name"] == "Chaise rouge"
     assert (
         shop_products(systems["shop"], [changed["identifier"]])[changed["identifier"]]["name"]
         == "Chaise rouge"
@@ -458,3 +464,60 @@ def test_mirror_holds_back_deleting_most_of_the_target(systems, monkeypatch):
     held = run_now(flow)
     assert held.deleted == 0 and "held back" in held.message
     assert RecordLink.objects.filter(flow=flow).count() > 20
+
+
+def test_support_runs_backfills_and_retries_from_the_console(systems):
+    from django.test import Client
+    from django.urls import reverse
+
+    from integration_hub.roles import SUPPORT
+    from tests.factories import UserFactory
+
+    flow = small_catalog()
+    data = designer.definition_of(flow)
+    data.update(sync_mode="incremental", cursor_field="updated")
+    flow = designer.save_flow(data, flow=flow)
+    support = Client()
+    support.force_login(UserFactory(roles=[SUPPORT]))  # may run flows, may not edit them
+    page = support.get(flow.get_absolute_url()).content.decode()
+    assert 'id="run-now"' in page and 'id="backfill-form"' in page
+    support.post(reverse("flows:flow_run", args=[flow.pk]))
+    first = Run.objects.get(flow=flow)
+    assert first.status == RunStatus.SUCCEEDED and first.requested_by is not None
+    flow.refresh_from_db()
+    cursor = flow.sync_cursor
+
+    support.post(reverse("flows:flow_run", args=[flow.pk]), {"backfill_from": "2000-01-01"})
+    backfill = Run.objects.filter(flow=flow).first()
+    assert (backfill.trigger, backfill.cursor_before) == ("backfill", "2000-01-01")
+    assert backfill.read == first.read  # everything changed since 2000
+    flow.refresh_from_db()
+    assert flow.sync_cursor == cursor  # not moved back
+
+    response = support.post(reverse("flows:flow_run", args=[flow.pk]), {"backfill_from": "yesterday"})
+    assert Run.objects.filter(flow=flow).count() == 2  # a bad date queues nothing…
+    assert "YYYY-MM-DD" in support.get(response["Location"]).content.decode()  # …and says why
+
+    response = support.post(reverse("flows:flow_run", args=[flow.pk]), {"retry_failed": "1"})
+    assert "no failed record" in support.get(response["Location"]).content.decode()
+
+
+def test_a_running_run_shows_its_progress_rate_and_time_left(systems):
+    from datetime import timedelta
+
+    from django.test import Client
+    from django.utils import timezone
+
+    from integration_hub.roles import VIEWER
+    from tests.factories import UserFactory
+
+    flow = small_catalog()
+    run = Run.objects.create(
+        flow=flow, version=flow.current_version, trigger="manual", status=RunStatus.RUNNING,
+        started=timezone.now() - timedelta(seconds=10), heartbeat=timezone.now(), read=400, expected=1000,
+    )  # fmt: skip
+    assert run.percent == 40 and 13 <= run.eta_seconds <= 16  # 40 records/s, 600 to go
+    viewer = Client()
+    viewer.force_login(UserFactory(roles=[VIEWER]))
+    page = viewer.get(run.get_absolute_url() + "?part=body").content.decode()
+    assert 'value="40" max="100"' in page and "400 of 1000 records read" in page and "left" in page

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from flows.models import FlowVersion, HealthScan, Run
+from flows.models import FailedRecord, FlowVersion, HealthScan, RecordLink, Run
 from integration_hub import services
 from integration_hub.models import AuditEntry
 from integration_hub.roles import VIEWER
@@ -136,6 +136,27 @@ def objects(db):
     scan = HealthScan.objects.create(system=system, entity="products", key_path="id")
     version = FlowVersion.objects.create(flow=flow, number=1, definition={})
     run = Run.objects.create(flow=flow, version=version, trigger="manual", status="succeeded")
+    link = RecordLink.objects.create(
+        flow=flow,
+        source_system=system,
+        source_entity="products",
+        source_id="SKU-1",
+        target_system=system,
+        target_entity="products",
+        target_id="42",
+        last_run=run,
+    )
+    failure = FailedRecord(
+        flow=flow,
+        run=run,
+        source_id="SKU-2",
+        stage="write",
+        error_class="invalid",
+        message="x",
+        signature="s",
+    )
+    failure.payload = {"source": {"email": "jane@example.com"}}
+    failure.save()
     entry = AuditEntry.objects.first()
     return {
         get_user_model(): owner,
@@ -146,6 +167,8 @@ def objects(db):
         type(token): token,
         "health_scan": scan,
         Run: run,
+        RecordLink: link,
+        FailedRecord: failure,
     }
 
 

@@ -171,6 +171,22 @@ def test_full_cycle_conforms_to_the_magento_spec(openapi):
         order = client.get(f"/rest/V1/orders/{orders['items'][0]['entity_id']}").json()
         assert order["items"][0]["sku"]
         assert client.get(f"{v1}/orders/424242").status_code == 404
+        # placing an order, then changing its status (the sandbox computes the totals itself)
+        placed = client.post(f"{v1}/orders", json={"entity": {
+            "customer_email": customer["email"], "base_grand_total": 129.9, "grand_total": 129.9,
+            "items": [{"sku": "CHR-10001", "qty_ordered": 2, "price": 50.0}],
+        }}).json()  # fmt: skip
+        assert placed["grand_total"] == 129.9 and placed["customer_id"] == customer["id"]
+        changed = client.put(f"{v1}/orders/create", json={"entity": {
+            "entity_id": placed["entity_id"], "customer_email": customer["email"], "base_grand_total": 129.9,
+            "grand_total": 129.9, "items": [], "status": "processing",
+        }}).json()  # fmt: skip
+        assert (changed["status"], changed["state"]) == ("processing", "processing")
+        guest = client.post(f"{v1}/orders", json={"entity": {
+            "customer_email": "guest@example.org", "base_grand_total": 60.0, "grand_total": 60.0,
+            "items": [{"sku": "CHR-10001", "qty_ordered": 1, "price": 50.0}],
+        }}).json()  # fmt: skip
+        assert guest["customer_is_guest"] == 1 and "customer_id" not in guest
 
         # product writes
         for n, sku in enumerate(["CHR-10001", "CHR-10002", "LGT-10501"]):
@@ -215,7 +231,11 @@ def test_full_cycle_conforms_to_the_magento_spec(openapi):
             "comment": "Expédiée", "is_customer_notified": 1, "is_visible_on_front": 1, "parent_id": order["entity_id"], "status": "complete",
         }}).json() is True  # fmt: skip
         recent = client.get(f"{v1}/orders", params=sc(("updated_at", AFTER_SEED, "gt"))).json()
-        assert [o["entity_id"] for o in recent["items"]] == [order["entity_id"]]
+        assert [o["entity_id"] for o in recent["items"]] == [
+            order["entity_id"],
+            placed["entity_id"],
+            guest["entity_id"],
+        ]
 
         # customers
         created = client.post(f"{v1}/customers", json={"customer": {

@@ -1,5 +1,5 @@
-"""``manage.py hub export|import|run``: config as code and runs from the command line (the same
-services as the console pages and the API)."""
+"""``manage.py hub export|import|run|maintenance``: config as code, runs and system maintenance from
+the command line (the same services as the console pages and the API)."""
 
 import sys
 from pathlib import Path
@@ -29,12 +29,22 @@ class Command(BaseCommand):
         run = sub.add_parser("run", help="Run a flow now, here, and print its counters.")
         run.add_argument("flow", help="The flow's name (or id).")
         run.add_argument("--full", action="store_true", help="A full resync: ignore the incremental cursor.")
+        maint = sub.add_parser(
+            "maintenance",
+            help="Start or end a system's maintenance: pause its flows, then resume exactly those.",
+        )
+        maint.add_argument("system", help="The system's slug, name (or id).")
+        maint.add_argument("state", choices=("on", "off"))
+        maint.add_argument("--reason", default="", help="Why (shown on the system's and flows' pages).")
+        maint.add_argument("--as-user", help="Record this user as the one who did it.")
 
     def handle(self, *args, action, **options):
         if action == "export":
             return self.export(**options)
         if action == "run":
             return self.run(**options)
+        if action == "maintenance":
+            return self.maintenance(**options)
         return self.import_(**options)
 
     def run(self, *, flow, full, **_options):
@@ -70,6 +80,35 @@ class Command(BaseCommand):
             self.stdout.write(run.message)
         if run.status not in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
             raise CommandError(f"Run #{run.pk} {run.status}.")
+
+    def maintenance(self, *, system, state, reason, as_user, **_options):
+        from flows import services
+        from flows.models import System
+
+        found = (
+            System.objects.filter(slug=system).first()
+            or System.objects.filter(name=system).first()
+            or (System.objects.filter(pk=int(system)).first() if system.isdigit() else None)
+        )
+        if found is None:
+            raise CommandError(f"No system {system!r}.")
+        user = None
+        if as_user:
+            user = get_user_model().objects.filter(username=as_user, is_active=True).first()
+            if user is None:
+                raise CommandError(f"No active user {as_user!r}.")
+        with acting_as(user, source="command:hub maintenance"):
+            outcome = services.set_maintenance(found, state == "on", user=user, reason=reason)
+        if state == "on":
+            self.stdout.write(f"{found}: maintenance on; {len(outcome.paused)} flow(s) paused.")
+            for flow in outcome.paused:
+                self.stdout.write(f"  paused {flow}")
+        else:
+            self.stdout.write(f"{found}: maintenance off; {len(outcome.resumed)} flow(s) resumed.")
+            for flow in outcome.resumed:
+                self.stdout.write(f"  resumed {flow}")
+            for flow, why in outcome.kept:
+                self.stderr.write(f"  still paused {flow}: {why}")
 
     def export(self, *, format, output, flow, **_options):
         flows = None

@@ -26,7 +26,8 @@ class Command(BaseCommand):
             action="store_true",
             help=(
                 "Register the sandbox systems (make run starts them) with their working credentials, "
-                "and the template flows between them (paused)."
+                "turn on the shop's webhooks, and create the template flows between them, enabled on "
+                "their schedules (stock once the catalog has run; flows a person paused stay paused)."
             ),
         )
 
@@ -47,7 +48,27 @@ class Command(BaseCommand):
                 from flows.blueprints import ensure_demo_flows
 
                 for flow in ensure_demo_flows(owner):
-                    self.stdout.write(f"Demo flow created (paused): {flow.name}")
+                    self.stdout.write(f"Demo flow created: {flow.name}")
+                self.wire_demo(owner)
+
+    def wire_demo(self, owner):
+        from django.utils.translation import gettext
+
+        from flows import demo
+
+        if demo.configure_demo_webhooks() is not None:
+            self.stdout.write(gettext("Demo shop webhooks turned on (orders trigger the orders flow)."))
+        for flow in demo.enable_demo_flows(owner):
+            self.stdout.write(
+                gettext("Demo flow enabled: %(name)s (%(trigger)s)")
+                % {"name": flow.name, "trigger": demo.describe_trigger(flow)}
+            )
+        for key in demo.waiting_demo_flows():
+            flow = demo.demo_flow(key)
+            self.stdout.write(
+                gettext("Demo flow %(name)s is enabled once %(first)s has run.")
+                % {"name": flow.name, "first": demo.demo_flow(demo.WAITS_FOR[key]).name}
+            )
 
     def ensure_demo_admin(self, username):
         User = get_user_model()

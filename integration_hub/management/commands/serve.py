@@ -2,8 +2,10 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 from django.conf import settings
@@ -20,11 +22,31 @@ class Command(BaseCommand):
         parser.add_argument(
             "--sandbox",
             action="store_true",
-            help="Also run the four sandbox systems (ports 8101-8104) the demo connects to.",
+            help=(
+                "Also run the four sandbox systems (ports 8101-8104) the demo connects to, with business "
+                "activity, and register the hub's webhook address in the sandbox shop."
+            ),
+        )
+        parser.add_argument(
+            "--sandbox-activity",
+            type=float,
+            default=float(os.environ.get("SANDBOX_ACTIVITY_SECONDS") or 20),
+            metavar="SECONDS",
+            help="With --sandbox: a new shop order, ERP stock moves and PIM edits every SECONDS (0: none; "
+            "default 20, env SANDBOX_ACTIVITY_SECONDS).",
         )
 
-    def handle(self, *args, host, port, no_worker, sandbox, **options):
+    def handle(self, *args, host, port, no_worker, sandbox, sandbox_activity, **options):
         python = sys.executable
+        procs = {}
+        if sandbox:
+            # First, so that the flows' first scheduled runs find the systems up.
+            data_dir = str(settings.DATA_DIR / "sandbox")
+            procs["sandbox"] = subprocess.Popen(  # noqa: S603
+                [python, "-m", "sandbox", "serve", "--data-dir", data_dir, "--host", "127.0.0.1"]
+                + (["--activity", f"{sandbox_activity:g}"] if sandbox_activity > 0 else [])
+            )
+            self.wait_for_sandbox(procs["sandbox"])
         commands = {
             "web": [
                 python,
@@ -42,22 +64,21 @@ class Command(BaseCommand):
         }
         if not no_worker:
             commands["worker"] = [python, "manage.py", "qcluster"]
-        if sandbox:
-            data_dir = str(settings.DATA_DIR / "sandbox")
-            commands["sandbox"] = [
-                python,
-                "-m",
-                "sandbox",
-                "serve",
-                "--data-dir",
-                data_dir,
-                "--host",
-                "127.0.0.1",
-            ]
-        procs = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}  # noqa: S603
+        procs.update({name: subprocess.Popen(cmd) for name, cmd in commands.items()})  # noqa: S603
         self.stdout.write(
             self.style.SUCCESS(f"Console at http://{host}:{port}  (Ctrl-C stops the console and the workers)")
         )
+        wiring_stop = threading.Event()
+        if sandbox:
+            from flows.demo import run_demo_wiring
+
+            local = "127.0.0.1" if host in ("0.0.0.0", "::", "localhost", "127.0.0.1") else host  # noqa: S104
+            threading.Thread(
+                target=run_demo_wiring,
+                args=(f"http://{local}:{port}", wiring_stop, self.stdout.write),
+                name="demo-wiring",
+                daemon=True,
+            ).start()
 
         stopping = False
 
@@ -78,6 +99,7 @@ class Command(BaseCommand):
                         break
                 time.sleep(0.3)
         finally:
+            wiring_stop.set()
             for proc in procs.values():
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGINT)
@@ -89,3 +111,18 @@ class Command(BaseCommand):
                     proc.kill()
         if exit_code:
             sys.exit(exit_code)
+
+    def wait_for_sandbox(self, proc, ports=range(8101, 8105), timeout: float = 120.0) -> None:
+        """Until every sandbox port accepts connections (the first start seeds the stores: seconds)."""
+        deadline = time.monotonic() + timeout
+        waiting = list(ports)
+        while waiting and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", waiting[0]), timeout=1):
+                    waiting.pop(0)
+            except OSError:
+                time.sleep(0.2)
+        if waiting:
+            self.stderr.write(
+                f"The sandbox does not answer on port {waiting[0]} yet; starting the rest anyway."
+            )
