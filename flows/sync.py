@@ -86,6 +86,7 @@ def request_run(
     full: bool = False,
     record_ids: list | None = None,
     backfill_from: str = "",
+    enqueue: bool = True,
 ) -> tuple[Run, bool]:
     """Queue a run of ``flow``'s current version; ``(run, True)`` when a new run was queued.
 
@@ -131,10 +132,14 @@ def request_run(
                     full=full,
                     record_ids=record_ids,
                     backfill_from=backfill_from,
+                    enqueue=enqueue,
                 )
             _coalesce(run, full=full, ids=ids, read_all=read_all, backfill_from=backfill_from)
         return run, False
-    _enqueue(run)
+    if enqueue:
+        _enqueue(run)
+    else:
+        _publish(run)  # the caller starts it (a fan-out group runs its members together)
     return run, True
 
 
@@ -312,20 +317,184 @@ def execute_run(run_id: int) -> Run | None:
     run = _claim(run_id)
     if run is None:
         return None
-    flow = run.flow
+    return _execute_claimed(run)
+
+
+def _execute_claimed(run: Run) -> Run:
     try:
         _Executor(run).execute()
     except Exception as exc:  # the run must never stay "running": record why it failed
-        logger.exception("Run %s of flow %s failed", run.pk, flow.pk)
-        message = (
-            exc.message if isinstance(exc, ConnectorError) else _("Unexpected error: %(e)s") % {"e": exc}
-        )
-        Run.objects.filter(pk=run.pk).update(
-            status=RunStatus.FAILED, finished=timezone.now(), message=str(message)[:4000]
-        )
+        _record_failure(run, exc)
     run.refresh_from_db()
     _after_run(run)
     return run
+
+
+def _record_failure(run: Run, exc: Exception) -> None:
+    logger.exception("Run %s of flow %s failed", run.pk, run.flow_id, exc_info=exc)
+    message = exc.message if isinstance(exc, ConnectorError) else _("Unexpected error: %(e)s") % {"e": exc}
+    Run.objects.filter(pk=run.pk).update(
+        status=RunStatus.FAILED, finished=timezone.now(), message=str(message)[:4000]
+    )
+
+
+# --- fan-out: one read of a source entity for every flow that reads it on the same trigger --------------
+
+
+def fanout_key(flow: Flow) -> tuple | None:
+    """Flows with the same key read the same source entity at the same moments: they share one read.
+
+    ``(source system id, source entity, trigger, interval or cron, cursor field)`` for enabled flows on
+    an interval or a cron; None for the others (they always run alone)."""
+    from flows.choices import Trigger
+
+    if not flow.enabled or flow.trigger not in (Trigger.INTERVAL, Trigger.CRON):
+        return None
+    spec = flow.interval_minutes if flow.trigger == Trigger.INTERVAL else flow.cron
+    if not spec:
+        return None
+    return (flow.source_system_id, flow.source_entity, flow.trigger, str(spec), flow.cursor_field or "")
+
+
+def fanout_members(key: tuple) -> list[Flow]:
+    system_id, entity, trigger, _spec, _cursor = key
+    candidates = Flow.objects.filter(
+        source_system_id=system_id, source_entity=entity, trigger=trigger, enabled=True
+    ).order_by("pk")
+    return [flow for flow in candidates if fanout_key(flow) == tuple(key)]
+
+
+def run_fanout(key: tuple, *, trigger: str = RunTrigger.SCHEDULE) -> list[Run]:
+    """A group's trigger fired: queue a run of each member and start the new ones together, in one task
+    that reads the source once (members already waiting keep their own turn)."""
+    from django_q.tasks import async_task
+
+    started = []
+    for flow in fanout_members(key):
+        try:
+            run, created = request_run(flow, trigger=trigger, enqueue=False)
+        except RunRefused as exc:
+            logger.warning("Flow %s not run with its fan-out group: %s", flow.pk, exc)
+            continue
+        if created:
+            started.append(run)
+    if started:
+        ids = [run.pk for run in started]
+        transaction.on_commit(
+            lambda: async_task("flows.tasks.run_group", ids, task_name=f"runs {','.join(map(str, ids))}")
+        )
+    return started
+
+
+def execute_group(run_ids: list[int]) -> list[Run]:
+    """Run several flows' queued runs over one read of their common source entity."""
+    runs = [run for run in (_claim(pk) for pk in run_ids) if run is not None]
+    if len(runs) <= 1:
+        return [_execute_claimed(run) for run in runs]
+    _Group(runs).execute()
+    done = []
+    for run in runs:
+        run.refresh_from_db()
+        _after_run(run)
+        done.append(run)
+    return done
+
+
+class _Group:
+    """Members share the source connector and its pages; each keeps its own mapping, target, links,
+    counters, failures and cursor. The read starts from the lowest committed cursor of the group (from
+    the start when one member reads everything); each member skips what its own cursor already covers.
+    A member that fails, or is cancelled, leaves the group; the others go on."""
+
+    def __init__(self, runs: list[Run]):
+        self.runs = runs
+
+    def execute(self) -> None:
+        members, alone = [], []
+        for run in self.runs:
+            try:
+                member = _Executor(run)
+                member._resume_point()
+            except Exception as exc:
+                _record_failure(run, exc)
+                continue
+            # An interrupted member resumes its own read; chosen-records-only runs read nothing.
+            (alone if run.resume or not run.read_all else members).append(member)
+        for member in alone:
+            self._alone(member)
+        if not members:
+            return
+        first = members[0]
+        source = first.source_system.get_connector()
+        cancelled = {}
+        active = []
+        try:
+            for member in members:
+                try:
+                    member.target = member.target_system.get_connector()
+                    member.prepare(source)
+                    cancelled[member] = member.run_chosen(source)
+                except Exception as exc:
+                    self._drop(member, exc)
+                    continue
+                if not cancelled[member]:
+                    active.append(member)
+            bounds = [m.run.cursor_before for m in active]
+            since = "" if not all(bounds) else min(bounds)
+            complete = False
+            if active:
+                for page in source.read(first.source_entity, since=since or None):
+                    for member in list(active):
+                        try:
+                            stop = member.take_page(self._part_for(member, page))
+                        except Exception as exc:
+                            active.remove(member)
+                            self._drop(member, exc)
+                            continue
+                        if stop:
+                            cancelled[member] = True
+                            active.remove(member)
+                    source.commit(first.source_entity, page.cursor)
+                    if not active:
+                        break
+                else:
+                    complete = True
+            for member in active:
+                member.end_read(complete)
+        except Exception as exc:  # the shared read failed: every member still reading fails
+            for member in active:
+                if not getattr(member, "dropped", False):
+                    self._drop(member, exc)
+        finally:
+            source.close()
+            for member in members:
+                target = getattr(member, "target", None)
+                if target is not None:
+                    target.close()
+        for member in members:
+            if not getattr(member, "dropped", False):
+                member._finish(cancelled.get(member, False))
+
+    @staticmethod
+    def _part_for(member, page) -> Page:
+        """The page as this member sees it: without the records its own cursor already covers."""
+        bound = member.run.cursor_before
+        if not bound or member.cursor_path is None:
+            return page
+        records = [r for r in page.records if _cursor_value(member.cursor_path.get(r)) >= bound]
+        return Page(records=records, cursor=page.cursor, has_more=page.has_more, errors=page.errors)
+
+    @staticmethod
+    def _drop(member, exc: Exception) -> None:
+        member.dropped = True
+        _record_failure(member.run, exc)
+
+    @staticmethod
+    def _alone(member) -> None:
+        try:
+            member.execute()
+        except Exception as exc:
+            _record_failure(member.run, exc)
 
 
 def _policy():
@@ -515,56 +684,77 @@ class _Executor:
         self._resume_point()
         source = self.source_system.get_connector()
         target = self.target_system.get_connector()
-        cancelled = False
+        self.target = target
         try:
-            entity = source.entity(self.source_entity)
-            self.id_path = parse_path(entity.id_field or "id")
-            cursor_field = self.definition.get("cursor_field") or entity.cursor_field
-            self.cursor_path = parse_path(cursor_field) if cursor_field else None
-            target_entity = target.entity(self.target_entity)
-            self.target_id_path = parse_path(target_entity.id_field or "id")
-            key, how = reconcile_key(self.definition, target_entity)
-            self.key = key
-            self.key_path = parse_path(key) if key else None
-            self.stamp = how == "reference"
-            # The engine looks unlinked records up itself when the connector cannot match them: a
-            # create-only write, or the hub's own reference.
-            self.look_up = bool(key) and (self.create_only or self.stamp)
-            self.compiled.reset_run()
-            chosen = self._chosen_ids()
-            for start in range(0, len(chosen), FETCH_CHUNK):
-                self._chosen_page(source, target, chosen[start : start + FETCH_CHUNK])
-                if self._cancel_requested():
-                    cancelled = True
-                    break
-            # Mirror deletes need a read of everything from the start: a link no page mentioned then
-            # is a record deleted in the source.
-            self.whole = run.read_all and not run.resume and not run.cursor_before
+            self.prepare(source)
+            cancelled = self.run_chosen(source)
             read_ok = False
             if run.read_all and not cancelled:
                 pages = source.read(
                     self.source_entity, cursor=run.resume or None, since=run.cursor_before or None
                 )
                 for page in pages:
-                    _crash_point("page_read")
-                    if page.total is not None and run.expected is None:
-                        run.refresh_from_db(fields=["read"])
-                        run.expected = run.read + page.total  # the chosen records read first, and these
-                        Run.objects.filter(pk=run.pk).update(expected=run.expected)
-                    self._page(page, target)
-                    _crash_point("page_committed")
+                    cancelled = self.take_page(page)
                     source.commit(self.source_entity, page.cursor)
-                    if self._cancel_requested():
-                        cancelled = True
+                    if cancelled:
                         break
                 else:
                     read_ok = True
-            if self.mirror and self.whole and read_ok:
-                self._mirror_deletes(target)
+            self.end_read(read_ok and not cancelled)
         finally:
             source.close()
             target.close()
         self._finish(cancelled)
+
+    # The steps of a run, also driven by a fan-out group (``_Group``) for several flows at once.
+
+    def prepare(self, source) -> None:
+        """Resolve the paths and keys of both entities (no network)."""
+        run, target = self.run, self.target
+        entity = source.entity(self.source_entity)
+        self.id_path = parse_path(entity.id_field or "id")
+        cursor_field = self.definition.get("cursor_field") or entity.cursor_field
+        self.cursor_path = parse_path(cursor_field) if cursor_field else None
+        target_entity = target.entity(self.target_entity)
+        self.target_id_path = parse_path(target_entity.id_field or "id")
+        key, how = reconcile_key(self.definition, target_entity)
+        self.key = key
+        self.key_path = parse_path(key) if key else None
+        self.stamp = how == "reference"
+        # The engine looks unlinked records up itself when the connector cannot match them: a
+        # create-only write, or the hub's own reference.
+        self.look_up = bool(key) and (self.create_only or self.stamp)
+        self.compiled.reset_run()
+        # Mirror deletes need a read of everything from the start: a link no page mentioned then is a
+        # record deleted in the source.
+        self.whole = run.read_all and not run.resume and not run.cursor_before
+
+    def run_chosen(self, source) -> bool:
+        """Fetch and write the chosen records (and the failures waiting for a retry); True if the run
+        was cancelled meanwhile."""
+        chosen = self._chosen_ids()
+        for start in range(0, len(chosen), FETCH_CHUNK):
+            self._chosen_page(source, self.target, chosen[start : start + FETCH_CHUNK])
+            if self._cancel_requested():
+                return True
+        return False
+
+    def take_page(self, page) -> bool:
+        """One page of the read; True when the run was asked to stop."""
+        run = self.run
+        _crash_point("page_read")
+        if page.total is not None and run.expected is None:
+            run.refresh_from_db(fields=["read"])
+            run.expected = run.read + page.total  # the chosen records read first, and these
+            Run.objects.filter(pk=run.pk).update(expected=run.expected)
+        self._page(page, self.target)
+        _crash_point("page_committed")
+        return self._cancel_requested()
+
+    def end_read(self, complete: bool) -> None:
+        """After the last page: a complete whole read of a mirror flow deletes what the source lost."""
+        if self.mirror and self.whole and complete:
+            self._mirror_deletes(self.target)
 
     def _cancel_requested(self) -> bool:
         return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()

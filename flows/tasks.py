@@ -48,3 +48,19 @@ def dispatch_webhooks(system_id: int) -> int:
     from flows import webhooks
 
     return webhooks.dispatch(system_id)
+
+
+def run_group(run_ids: list[int]) -> None:
+    """Several flows' runs over one read of their common source (a fan-out group)."""
+    from flows import sync
+    from integration_hub.context import acting_as
+
+    with acting_as(None, source="task:run"):
+        sync.execute_group(list(run_ids))
+
+
+def scheduled_group_run(key: list) -> None:
+    """A fan-out group's schedule fired: its members run together over one read."""
+    from flows import sync
+
+    sync.run_fanout(tuple(key))
