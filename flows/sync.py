@@ -713,6 +713,8 @@ class _Executor:
         run, target = self.run, self.target
         entity = source.entity(self.source_entity)
         self.id_path = parse_path(entity.id_field or "id")
+        # Mirror: a record the source retired (its tombstone) has its linked target record deleted.
+        self.tombstone = entity.tombstone if self.mirror else None
         cursor_field = self.definition.get("cursor_field") or entity.cursor_field
         self.cursor_path = parse_path(cursor_field) if cursor_field else None
         target_entity = target.entity(self.target_entity)
@@ -787,12 +789,16 @@ class _Executor:
             )
         candidates = []  # (source id, source record, mapped record, hash)
         texts = {}  # source id → the mapped record as canonical JSON
+        retired = []  # mirror: source ids of records the source retired
         for record in page.records:
             counts["read"] += 1
             source_id = _cursor_value(self.id_path.get(record))
             if self.cursor_path is not None and not chosen:
                 value = _cursor_value(self.cursor_path.get(record))
                 high = max(high, value)
+            if self.tombstone is not None and record.get(self.tombstone[0]) == self.tombstone[1]:
+                retired.append(source_id)
+                continue
             mapped = self.compiled.map(record)
             if mapped.filtered_out:
                 counts["filtered"] += 1
@@ -873,6 +879,8 @@ class _Executor:
             if source_id and target_id:
                 link_rows.append((source_id, str(target_id), digest))
         link_rows = self._with_values(link_rows, texts, updated={w[0] for w in to_write if w[0] in links})
+        if retired:
+            self._delete_retired(retired, counts, failures, target)
         seen = []
         if self.mirror and self.whole and not chosen:
             seen = [_cursor_value(self.id_path.get(r)) for r in page.records]
@@ -1036,6 +1044,9 @@ class _Executor:
         with transaction.atomic():
             if link_rows:
                 self._upsert_links(link_rows, now)
+            if getattr(self, "retired_links", None):
+                self._links().filter(source_id__in=self.retired_links).delete()
+                self.retired_links = []
             if seen:  # mirror: the records this read met still exist in the source
                 self._links().filter(source_id__in=seen).exclude(last_run=run).update(last_run=run)
             delivered = [row[0] for row in link_rows]
@@ -1082,6 +1093,30 @@ class _Executor:
         record.signature = signature(self.flow.pk, error_class, message)
         record.payload = payload
         record.save()
+
+    def _delete_retired(self, retired, counts, failures, target) -> None:
+        """Delete the linked target records of source records retired in this page; an unlinked one was
+        never sent (counted filtered out). The links go in the page's commit."""
+        linked = dict(self._links().filter(source_id__in=retired).values_list("source_id", "target_id"))
+        counts["filtered"] += len(retired) - len(linked)
+        if not linked:
+            return
+        try:
+            results = target.delete(self.target_entity, list(linked.values()))
+        except TransientError as exc:
+            results = [WriteResult.failed(exc)] * len(linked)
+        gone = []
+        for source_id, result in zip(linked, results, strict=True):
+            if result.ok:
+                counts["deleted"] += 1
+                gone.append(source_id)
+            else:
+                counts["failed"] += 1
+                failures.append(
+                    {"source_id": source_id, "stage": "delete", "error": result.error, "source": None,
+                     "mapped": None}
+                )  # fmt: skip
+        self.retired_links = gone
 
     def _mirror_deletes(self, target) -> None:
         """Delete in the target the linked records this whole read did not meet (deleted in the source).

@@ -74,6 +74,9 @@ class Entity:
     # (an external id, Odoo's ``ref``): a create-only target without a natural key is reconciled on it
     # after a crash, so a record is never created twice.
     reference_field: str = ""
+    # A record the source keeps but has retired (archived, inactive): (field, value), e.g. Odoo's
+    # ("active", False). A mirror flow's incremental read deletes its linked target record.
+    tombstone: tuple[str, Any] | None = None
     capabilities: frozenset[Capability] = frozenset({Capability.READ})
     samples: tuple[dict, ...] = ()
 
@@ -85,6 +88,7 @@ class Entity:
             "cursor_field": self.cursor_field,
             "natural_keys": list(self.natural_keys),
             "reference_field": self.reference_field,
+            "tombstone": list(self.tombstone) if self.tombstone else None,
             "capabilities": sorted(self.capabilities),
             "fields": [f.as_dict() for f in self.fields],
             "samples": list(self.samples),
@@ -233,6 +237,7 @@ class Connector:
                     cursor_field=entity.cursor_field,
                     natural_keys=entity.natural_keys,
                     reference_field=entity.reference_field,
+                    tombstone=entity.tombstone,
                     capabilities=entity.capabilities,
                     samples=tuple(samples),
                 )

@@ -334,6 +334,7 @@ ENTITIES = (
         id_field="id",
         cursor_field="write_date",
         natural_keys=("default_code",),
+        tombstone=("active", False),
         capabilities=READ_WRITE_DELETE,
     ),
     Entity(
@@ -379,6 +380,7 @@ ENTITIES = (
         cursor_field="write_date",
         natural_keys=("email",),
         reference_field="ref",
+        tombstone=("active", False),
         capabilities=READ_WRITE_DELETE,
     ),
     Entity(
