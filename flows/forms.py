@@ -397,7 +397,13 @@ class FlowForm(ConsoleForm):
     target_entity = forms.CharField(label=gettext_lazy("Target entity"), max_length=100)
     trigger = forms.ChoiceField(label=gettext_lazy("Trigger"), choices=Trigger.choices)
     interval_minutes = forms.IntegerField(
-        label=gettext_lazy("Every (minutes)"), required=False, min_value=1, max_value=10080
+        label=gettext_lazy("Every (minutes)"),
+        required=False,
+        min_value=1,
+        max_value=10080,
+        help_text=gettext_lazy(
+            "With a webhook trigger: a catch-up run at this interval too, for missed events."
+        ),
     )
     cron = forms.CharField(
         label=gettext_lazy("Cron expression"),
