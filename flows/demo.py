@@ -99,14 +99,6 @@ WAITS_FOR = {"stock": "catalog"}  # enabled once that flow has completed a run
 SANDBOX_ACTIVITY_SECONDS = 20
 
 
-def _has_field(model, name: str) -> bool:
-    try:
-        model._meta.get_field(name)
-    except Exception:
-        return False
-    return True
-
-
 def configure_demo_webhooks() -> System | None:
     """Turn on the sandbox shop's webhooks (signed with ``DEMO_WEBHOOK_SECRET``, one event per
     ``body:id``, the record in ``body:entity_id``) unless they were ever configured; the shop if changed."""
@@ -126,12 +118,7 @@ def configure_demo_webhooks() -> System | None:
         shop.webhook_topic = "header:X-Event-Topic"
         changed = True
     # The record id location came after the first demos: fill it in where the demo set the rest up.
-    if (
-        _has_field(System, "webhook_record_id")
-        and not getattr(shop, "webhook_record_id", "")
-        and shop.webhook_enabled
-        and shop.webhook_secret == DEMO_WEBHOOK_SECRET
-    ):
+    if not shop.webhook_record_id and shop.webhook_enabled and shop.webhook_secret == DEMO_WEBHOOK_SECRET:
         shop.webhook_record_id = DEMO_RECORD_ID
         changed = True
     if changed:
