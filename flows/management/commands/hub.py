@@ -48,8 +48,8 @@ class Command(BaseCommand):
         return self.import_(**options)
 
     def run(self, *, flow, full, **_options):
-        """Queue the run like any trigger, then execute it in this process (a worker that claims it
-        first runs it instead: this command then waits for the result)."""
+        """Queue the run without handing it to the workers and execute it in this process — as soon as
+        no other run of the flow is running (a run that was already waiting is followed instead)."""
         import time
 
         from flows import sync
@@ -63,17 +63,21 @@ class Command(BaseCommand):
         with acting_as(None, source="command:hub run"):
             try:
                 run, created = sync.request_run(
-                    found, trigger=RunTrigger.RESYNC if full else RunTrigger.MANUAL, full=full
+                    found, trigger=RunTrigger.RESYNC if full else RunTrigger.MANUAL, full=full, enqueue=False
                 )
             except sync.RunRefused as exc:
                 raise CommandError(str(exc)) from exc
             if not created:
                 self.stderr.write(f"Run #{run.pk} was already waiting; following it.")
-            sync.execute_run(run.pk)
             run = Run.objects.get(pk=run.pk)
             while run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
-                time.sleep(0.5)
+                if run.status == RunStatus.QUEUED:
+                    sync.execute_run(run.pk)  # claims it once the flow's running run (if any) has ended
+                else:
+                    time.sleep(0.5)
                 run.refresh_from_db()
+                if run.status == RunStatus.QUEUED:
+                    time.sleep(0.5)
         counters = ", ".join(f"{name} {value}" for name, value in run.counters().items())
         self.stdout.write(f"Run #{run.pk} {run.status}: {counters}")
         if run.message:
