@@ -29,6 +29,9 @@ if SUBPROCESS:
         _db["NAME"] = _db["TEST"]["NAME"]
     Q_CLUSTER["sync"] = False
     Q_CLUSTER["workers"] = 1
+    # A worker started by a test runs the tasks tests queue, never the schedules (a health check of
+    # every system firing in the middle of a test would send it requests it does not expect).
+    Q_CLUSTER["scheduler"] = False
 else:
     # In-process, tasks run inline unless a test asks for a real worker (async_task(..., sync=False)).
     Q_CLUSTER["sync"] = True
