@@ -1,10 +1,13 @@
+import datetime
+
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from flows.choices import Criticality, SystemRole, Trigger
-from flows.models import FailedRecord, Flow, RecordLink, System, ValueMap
+from flows.models import FailedRecord, Flow, RecordLink, Run, RunStatus, RunTrigger, System, ValueMap
 from integration_hub.filtersets import BaseFilterSet
 from integration_hub.forms import active_users
 from integration_hub.permissions import restrict
@@ -120,3 +123,68 @@ class FailedRecordFilterSet(BaseFilterSet):
     class Meta(BaseFilterSet.Meta):
         model = FailedRecord
         fields = ("q", "flow", "status", "stage", "error_class", "signature", "run")
+
+
+def _start_of_day(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+class RunFilterSet(BaseFilterSet):
+    """The run history across flows, for its list page and ``/api/runs/``. ``q`` is a run number.
+
+    Every filter keeps to an index: status and trigger to (status|trigger, queued_at, id), the flow to
+    (flow, queued_at), the days to queued_at as a half-open range (no ``__date``, which would not).
+    """
+
+    q = django_filters.CharFilter(method="search", label=_("Run number"))
+    flow = django_filters.ModelChoiceFilter(
+        queryset=lambda request: restrict(Flow.objects.all(), getattr(request, "user", None)), label=_("Flow")
+    )
+    system = django_filters.ModelChoiceFilter(
+        queryset=lambda request: restrict(System.objects.all(), getattr(request, "user", None)),
+        method="filter_system",
+        label=_("System (source or target)"),
+    )
+    status = django_filters.MultipleChoiceFilter(
+        choices=RunStatus.choices,
+        label=_("Status"),
+        widget=forms.CheckboxSelectMultiple,
+        distinct=False,  # no join to repeat a run: DISTINCT would sort every matching run
+    )
+    trigger = django_filters.MultipleChoiceFilter(
+        choices=RunTrigger.choices,
+        label=_("Trigger"),
+        widget=forms.CheckboxSelectMultiple,
+        distinct=False,  # no join to repeat a run: DISTINCT would sort every matching run
+    )
+    queued_after = django_filters.DateFilter(
+        method="filter_queued_after",
+        label=_("Queued from (day)"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    queued_before = django_filters.DateFilter(
+        method="filter_queued_before",
+        label=_("Queued until (day, included)"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    class Meta(BaseFilterSet.Meta):
+        model = Run
+        fields = ("q", "flow", "system", "status", "trigger", "queued_after", "queued_before")
+
+    def search(self, queryset, name, value):
+        value = value.strip().lstrip("#")
+        if not value:
+            return queryset
+        is_number = value.isascii() and value.isdigit() and len(value) <= 18
+        return queryset.filter(pk=int(value)) if is_number else queryset.none()
+
+    def filter_system(self, queryset, name, value: int):  # the hint gives the API schema its type (an id)
+        flows = Flow.objects.filter(Q(source_system=value) | Q(target_system=value)).values("pk")
+        return queryset.filter(flow__in=flows)
+
+    def filter_queued_after(self, queryset, name, value: datetime.date):
+        return queryset.filter(queued_at__gte=_start_of_day(value))
+
+    def filter_queued_before(self, queryset, name, value: datetime.date):
+        return queryset.filter(queued_at__lt=_start_of_day(value + datetime.timedelta(days=1)))

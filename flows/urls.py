@@ -46,6 +46,7 @@ urlpatterns = [
     path("links/<int:pk>/resync/", views.LinkResyncView.as_view(), name="link_resync"),
     path("links/<int:pk>/unlink/", views.LinkUnlinkView.as_view(), name="link_unlink"),
     path("links/<int:pk>/merge/", views.LinkMergeView.as_view(), name="link_merge"),
+    path("runs/", views.RunListView.as_view(), name="run_list"),
     path("runs/<int:pk>/", views.RunView.as_view(), name="run"),
     path("runs/<int:pk>/cancel/", views.RunCancelView.as_view(), name="run_cancel"),
     path("flows/<int:pk>/preview/", views.FlowPreviewView.as_view(), name="flow_preview"),

@@ -3,11 +3,17 @@
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
+from django.utils import timezone
+
+# A worker cluster counts as alive when its heartbeat (django-q2 saves its statistics every half
+# second, kept 3 s in the cache or Redis) is at most this old.
+WORKER_HEARTBEAT_MAX_AGE = 10
 
 
 @dataclass
@@ -68,12 +74,33 @@ def readiness() -> list[Check]:
     return [_timed("database", _database), _timed("broker", _broker), _timed("channel_layer", _channel_layer)]
 
 
-def cluster_status() -> list[dict]:
-    """The django-q2 clusters that reported in recently (empty when no worker runs)."""
+def live_clusters(max_age: float = WORKER_HEARTBEAT_MAX_AGE) -> list:
+    """The django-q2 cluster statistics (``Stat``) whose heartbeat is at most ``max_age`` seconds old.
+
+    Raises when the broker's statistics store (the cache, or Redis) cannot be read.
+    """
     from django_q.status import Stat
 
+    oldest = timezone.now() - timedelta(seconds=max_age)
+    return [s for s in Stat.get_all() if getattr(s, "timestamp", None) and s.timestamp >= oldest]
+
+
+def _workers():
+    clusters = live_clusters()
+    if not clusters:
+        raise RuntimeError(f"no worker cluster heartbeat in the last {WORKER_HEARTBEAT_MAX_AGE} s")
+    return f"{len(clusters)} cluster(s), {sum(len(s.workers) for s in clusters)} worker(s)"
+
+
+def worker_liveness() -> Check:
+    """Whether a worker cluster is alive: reported by ``/readyz``, which does not fail on it."""
+    return _timed("workers", _workers)
+
+
+def cluster_status() -> list[dict]:
+    """The django-q2 clusters that reported in recently (empty when no worker runs)."""
     try:
-        stats = Stat.get_all()
+        stats = live_clusters()
     except Exception:
         return []
     return [

@@ -20,7 +20,7 @@ MENU = (
     NavItem(_("Dashboard"), "home", "speedometer2", "dashboard"),
     NavItem(_("Systems"), "flows:system_list", "hdd-network", "systems", model="flows.System"),
     NavItem(_("Flows"), "flows:flow_list", "diagram-3", "flows", model="flows.Flow"),
-    NavItem(_("Runs"), "runs_pending", "play-circle", "runs"),
+    NavItem(_("Runs"), "flows:run_list", "play-circle", "runs", model="flows.Flow"),  # runs follow their flow
     NavItem(_("Triage"), "triage_pending", "inbox", "triage"),
     NavItem(_("Flow map"), "map_pending", "map", "map"),
     NavItem(_("GDPR"), "gdpr_pending", "shield-lock", "gdpr"),

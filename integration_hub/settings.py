@@ -45,6 +45,8 @@ HUB_OUTBOUND_ALLOWED_HOSTS = get_list("HUB_OUTBOUND_ALLOWED_HOSTS")
 HUB_BREAKER_THRESHOLD = get_int("HUB_BREAKER_THRESHOLD", 5)
 HUB_BREAKER_COOLDOWN = get_int("HUB_BREAKER_COOLDOWN", 60)
 HUB_AUTO_PAUSE_AFTER = get_int("HUB_AUTO_PAUSE_AFTER", 3)
+# The bearer token Prometheus sends to /metrics; empty: /metrics answers 404 (metrics are off).
+HUB_METRICS_TOKEN = os.environ.get("HUB_METRICS_TOKEN", "").strip()
 
 INSTALLED_APPS = [
     "django.contrib.auth",

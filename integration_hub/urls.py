@@ -61,6 +61,7 @@ urlpatterns = [
     path("i18n/setlang/", public(set_language), name="set_language"),
     path("healthz", status.healthz, name="healthz"),
     path("readyz", status.readyz, name="readyz"),
+    path("", include("monitoring.urls")),  # /metrics
     path("status/", status.StatusView.as_view(), name="status"),
     path("status/live-ping/", status.LivePingView.as_view(), name="status_live_ping"),
     path("users/", include(users_patterns)),
@@ -69,7 +70,6 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("", include("flows.urls")),
     path("hooks/", include(flows_urls.hook_patterns)),
-    path("runs/", placeholders.SectionPendingView.as_view(section="runs"), name="runs_pending"),
     path("triage/", placeholders.SectionPendingView.as_view(section="triage"), name="triage_pending"),
     path("map/", placeholders.SectionPendingView.as_view(section="map"), name="map_pending"),
     path("gdpr/", placeholders.SectionPendingView.as_view(section="gdpr"), name="gdpr_pending"),

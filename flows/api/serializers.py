@@ -6,7 +6,7 @@ from rest_framework import serializers
 from flows import designer
 from flows.connectors.registry import connector_choices
 from flows.forms import validate_connector_config
-from flows.models import FailedRecord, Flow, FlowVersion, RecordLink, System, SystemCheck
+from flows.models import FailedRecord, Flow, FlowVersion, RecordLink, Run, System, SystemCheck
 from integration_hub.api.serializers import BaseModelSerializer
 
 
@@ -165,6 +165,45 @@ class FlowSerializer(BaseModelSerializer):
 
     def get_definition(self, obj) -> dict:
         return designer.definition_of(obj)
+
+
+class RunSerializer(BaseModelSerializer):
+    """One run of a flow: what started it, how it went and what it read and wrote."""
+
+    flow_name = serializers.CharField(source="flow.name", read_only=True)
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    counters = serializers.SerializerMethodField()
+    duration_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = (
+            "id",
+            "display",
+            "web_url",
+            "flow",
+            "flow_name",
+            "version",
+            "trigger",
+            "status",
+            "full",
+            "counters",
+            "written",
+            "message",
+            "requested_by",
+            "queued_at",
+            "started",
+            "finished",
+            "duration_seconds",
+        )
+        read_only_fields = fields
+
+    def get_counters(self, obj) -> dict[str, int]:
+        return obj.counters()
+
+    def get_duration_seconds(self, obj) -> float | None:
+        return obj.duration.total_seconds() if obj.duration is not None else None
 
 
 class FlowVersionSerializer(serializers.ModelSerializer):

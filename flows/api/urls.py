@@ -9,4 +9,5 @@ router.register("systems", views.SystemViewSet)
 router.register("flows", views.FlowViewSet)
 router.register("links", views.RecordLinkViewSet)
 router.register("failed-records", views.FailedRecordViewSet)
+router.register("runs", views.RunViewSet)
 urlpatterns = router.urls

@@ -1,9 +1,11 @@
 from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
@@ -16,12 +18,20 @@ from flows.api.serializers import (
     FlowVersionSerializer,
     MaintenanceSerializer,
     RecordLinkSerializer,
+    RunSerializer,
     SystemCheckSerializer,
     SystemSerializer,
 )
 from flows.connectors.errors import ConnectorError
-from flows.filtersets import FailedRecordFilterSet, FlowFilterSet, RecordLinkFilterSet, SystemFilterSet
-from flows.models import FailedRecord, Flow, RecordLink, System
+from flows.filtersets import (
+    FailedRecordFilterSet,
+    FlowFilterSet,
+    RecordLinkFilterSet,
+    RunFilterSet,
+    SystemFilterSet,
+)
+from flows.models import FailedRecord, Flow, RecordLink, Run, System
+from flows.runs import visible_runs
 from integration_hub.api.permissions import ObjectPermission
 from integration_hub.api.viewsets import BaseModelViewSet
 from integration_hub.models import APIToken
@@ -311,6 +321,47 @@ def run_summary(run) -> dict:
         "started": run.started,
         "finished": run.finished,
     }
+
+
+# --- run history ----------------------------------------------------------------------------------------
+
+
+class RunCursorPagination(CursorPagination):
+    """Pages of runs by position, newest first: no COUNT(*) and no OFFSET, however many runs there are."""
+
+    ordering = ("-queued_at", "-id")
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 1000
+
+
+class RunPermission(ObjectPermission):
+    """Runs follow their flow: the list needs view on some flow and holds only the runs of those."""
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(
+            user and user.is_authenticated and user.is_active and has_any_permission(user, Flow, "view")
+        )
+
+    def has_object_permission(self, request, view, obj):
+        return True  # the queryset holds only what the user may see
+
+
+class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The run history across the flows you may see, newest first (``?flow=``, ``?system=`` either side,
+    ``?status=`` and ``?trigger=`` repeatable, ``?queued_after=``/``?queued_before=`` days, ``?q=`` a run
+    number). Paged by cursor: follow ``next``."""
+
+    queryset = Run.objects.all()
+    serializer_class = RunSerializer
+    filterset_class = RunFilterSet
+    filter_backends = [DjangoFilterBackend]  # the cursor fixes the order
+    pagination_class = RunCursorPagination
+    permission_classes = [RunPermission]
+
+    def get_queryset(self):
+        return visible_runs(self.request.user).select_related("version", "requested_by")
 
 
 # --- ID links and failed records ----------------------------------------------------------------------

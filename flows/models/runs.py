@@ -122,7 +122,14 @@ class Run(models.Model):
                 fields=["flow"], condition=Q(status="queued"), name="flows_run_one_queued_per_flow"
             ),
         ]
-        indexes = [models.Index(fields=["flow", "-queued_at"], name="flows_run_flow_recent")]
+        indexes = [
+            models.Index(fields=["flow", "-queued_at"], name="flows_run_flow_recent"),
+            # The run history across flows (a million rows): newest first, whole or by status or
+            # trigger; the pk breaks ties so the index alone gives the page in order.
+            models.Index(fields=["-queued_at", "-id"], name="flows_run_recent"),
+            models.Index(fields=["status", "-queued_at", "-id"], name="flows_run_status_recent"),
+            models.Index(fields=["trigger", "-queued_at", "-id"], name="flows_run_trigger_recent"),
+        ]
 
     def __str__(self):
         return f"{self.flow} #{self.pk}"

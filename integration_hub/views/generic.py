@@ -135,31 +135,44 @@ class ObjectListView(ObjectMixin, View):
     template_name = "generic/object_list.html"
     empty_message = ""  # what to do next when nothing exists yet
     default_per_page = 50
+    # None: Django's paginator (an exact COUNT(*) per page). django_tables2's LazyPaginator for tables
+    # that grow without bound: it reads one row past the page instead (its template must not ask
+    # for ``paginator.count``).
+    paginator_class = None
 
     def get_queryset(self):
         """The rows the user may see; override to narrow further."""
         return restrict(self.queryset, self.request.user, "view")
 
+    def has_list_permission(self) -> bool:
+        """May the user open the list at all? Override when rows follow another object's grants."""
+        return has_any_permission(self.request.user, self.model, "view")
+
     def get(self, request):
         model = self.model
-        if not has_any_permission(request.user, model, "view"):
+        if not self.has_list_permission():
             deny(request, _("You have no access to %(name)s.") % {"name": model._meta.verbose_name_plural})
         queryset = self.get_queryset()
-        unfiltered_count = None
+        has_unfiltered_rows = None
         filter_form = None
         if self.filterset is not None:
             fs = self.filterset(request.GET, queryset=queryset, request=request)
             queryset = fs.qs if fs.is_valid() else queryset.none()
             filter_form = self.filterset_form(request.GET) if self.filterset_form else fs.form
             if any(v for k, v in request.GET.items() if k in fs.filters):
-                unfiltered_count = self.get_queryset().count()
+                # Not called here: the template asks only when nothing matches, and only whether
+                # anything exists (no COUNT(*) of a big table on every filtered page).
+                has_unfiltered_rows = self.get_queryset().exists
 
         table = self.table(queryset, user=request.user)
         if request.GET.get("export") == "csv":
             RequestConfig(request, paginate=False).configure(table)  # the sort the user chose applies
             return self.export_csv(table)
         per_page = _per_page(request, self.default_per_page)
-        RequestConfig(request, paginate={"per_page": per_page}).configure(table)
+        paginate = {"per_page": per_page}
+        if self.paginator_class is not None:
+            paginate["paginator_class"] = self.paginator_class
+        RequestConfig(request, paginate=paginate).configure(table)
 
         context = {
             **self.base_context(),
@@ -168,7 +181,7 @@ class ObjectListView(ObjectMixin, View):
             "can_add": has_global_permission(request.user, model, "add"),
             "add_url": reverse_or_none(viewname(model, "add")),
             "empty_message": self.empty_message,
-            "unfiltered_count": unfiltered_count,
+            "has_unfiltered_rows": has_unfiltered_rows,
             "per_page": per_page,
             "per_page_choices": PER_PAGE_CHOICES,
         }

@@ -5,7 +5,6 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 SECTIONS = {
-    "runs": (_("Runs"), _("The history of every synchronisation run, live while it runs.")),
     "triage": (_("Triage"), _("Failed records grouped by cause, to replay, ignore or assign.")),
     "map": (_("Flow map"), _("A live map of systems and the flows between them, with impact analysis.")),
     "gdpr": (_("GDPR"), _("The register of processing and data-subject requests (erasure, access).")),

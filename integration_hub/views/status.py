@@ -22,17 +22,25 @@ def healthz(request):
 @public
 @never_cache
 def readyz(request):
-    """Database, task broker and channel layer all answer: 200, else 503 with the failing check."""
+    """Database, task broker and channel layer all answer: 200, else 503 with the failing check.
+
+    Worker-cluster liveness is reported under ``advisory`` and never fails the probe: the console
+    serves (and shows what is wrong) without workers, so a load balancer must keep it in rotation.
+    Without a live cluster the status is ``degraded``, still 200; alert on ``hub_workers_up`` instead.
+    """
     checks = health.readiness()
+    advisory = [health.worker_liveness()]
     ok = all(c.ok for c in checks)
     # Error texts can name hosts and database users: only logged-in staff get them (and /status/).
     detailed = request.user.is_authenticated
+
+    def describe(c):
+        return {"ok": c.ok, "latency_ms": c.latency_ms, **({"detail": c.detail} if detailed else {})}
+
     body = {
-        "status": "ok" if ok else "unavailable",
-        "checks": {
-            c.name: {"ok": c.ok, "latency_ms": c.latency_ms, **({"detail": c.detail} if detailed else {})}
-            for c in checks
-        },
+        "status": ("ok" if all(c.ok for c in advisory) else "degraded") if ok else "unavailable",
+        "checks": {c.name: describe(c) for c in checks},
+        "advisory": {c.name: describe(c) for c in advisory},
     }
     return JsonResponse(body, status=200 if ok else 503)
 

@@ -42,7 +42,7 @@ def console_urls(system) -> list[str]:
         reverse("auth:user_add"),
         reverse("users:token_list"),
         reverse("status"),
-        reverse("runs_pending"),
+        reverse("flows:run_list"),
         reverse("flows:flow_list"),
         reverse("flows:flow_add"),
         reverse("flows:valuemap_list"),

@@ -27,6 +27,7 @@ PUBLIC_URL_NAMES = {
     "set_language",
     "healthz",
     "readyz",
+    "monitoring:metrics",  # Prometheus: HUB_METRICS_TOKEN as a bearer token (404 when not set)
     "hooks:receive",  # inbound webhooks: the token in the address and the HMAC signature authenticate
 }
 
