@@ -37,6 +37,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from flows import policy
 from flows.choices import FlowWriteMode, MatchStrategy, SyncMode
 from flows.connectors.base import Page, WriteMode, WriteResult
 from flows.connectors.errors import ConnectorError, NotFound, RecordError, TransientError
@@ -185,11 +186,9 @@ def replay_failed(
 
 def run_problem(flow: Flow) -> str:
     """Why the flow cannot run as it is configured ("" when it can)."""
-    policy = _policy()
-    if policy is not None and hasattr(policy, "run_blocked_reason"):
-        reason = policy.run_blocked_reason(flow)
-        if reason:
-            return str(reason)
+    reason = policy.run_blocked_reason(flow)
+    if reason:
+        return str(reason)
     version = flow.current_version
     if version is None:
         return ""
@@ -497,22 +496,12 @@ class _Group:
             _record_failure(member.run, exc)
 
 
-def _policy():
-    try:
-        from flows import policy
-    except ImportError:  # pragma: no cover - only while the failure-policy module is not installed
-        return None
-    return policy
-
-
 def _after_run(run: Run) -> None:
     _publish(run)
-    policy = _policy()
-    if policy is not None and hasattr(policy, "after_run"):
-        try:
-            policy.after_run(run)  # may pause the flow after failed runs in a row, with an alert
-        except Exception:
-            logger.exception("Failure policy after run %s", run.pk)
+    try:
+        policy.after_run(run)  # may pause the flow after failed runs in a row, with an alert
+    except Exception:
+        logger.exception("Failure policy after run %s", run.pk)
     start_queued(run.flow_id)
     if run.status == RunStatus.SUCCEEDED:
         for follower in Flow.objects.filter(after_flow_id=run.flow_id, enabled=True):
@@ -719,6 +708,8 @@ class _Executor:
         self.cursor_path = parse_path(cursor_field) if cursor_field else None
         target_entity = target.entity(self.target_entity)
         self.target_id_path = parse_path(target_entity.id_field or "id")
+        target_key = self.definition.get("target_key")
+        self.target_key_path = parse_path(target_key) if target_key else None
         key, how = reconcile_key(self.definition, target_entity)
         self.key = key
         self.key_path = parse_path(key) if key else None
@@ -874,8 +865,8 @@ class _Executor:
             action = result.action if result.action in ("created", "updated", "unchanged") else ""
             counts[action or ("updated" if source_id in links else "created")] += 1
             target_id = result.target_id or (links[source_id][0] if source_id in links else "")
-            if not target_id and self.definition.get("target_key"):
-                target_id = _cursor_value(parse_path(self.definition["target_key"]).get(out))
+            if not target_id and self.target_key_path is not None:
+                target_id = _cursor_value(self.target_key_path.get(out))
             if source_id and target_id:
                 link_rows.append((source_id, str(target_id), digest))
         link_rows = self._with_values(link_rows, texts, updated={w[0] for w in to_write if w[0] in links})
