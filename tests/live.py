@@ -8,7 +8,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,6 +44,41 @@ def _stop(proc: subprocess.Popen, timeout: float = 10) -> str:
     return proc.stdout.read() if proc.stdout else ""
 
 
+class _Tail:
+    """The last lines a server wrote, read as they come by a thread."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.lines: deque[str] = deque(maxlen=500)
+        # HUB_TEST_SERVER_LOG=<file>: also append every line there (to read a server's errors after a run).
+        self.copy = os.environ.get("HUB_TEST_SERVER_LOG")
+        self.thread = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
+        self.thread.start()
+
+    def _read(self, out) -> None:
+        copy = open(self.copy, "a", encoding="utf-8") if self.copy else None  # noqa: SIM115
+        try:
+            for line in out:
+                self.lines.append(line)
+                if copy:
+                    copy.write(line)
+                    copy.flush()
+        finally:
+            if copy:
+                copy.close()
+
+    def text(self) -> str:
+        self.thread.join(timeout=5)
+        return "".join(self.lines)
+
+
+def _pump(proc: subprocess.Popen) -> _Tail:
+    """Read a server's output as it comes: a long session (a line per HTTP request of every run) would
+    fill the pipe and block the server in the middle of its work. The last lines are kept for errors."""
+    tail = _Tail(proc)
+    proc.stdout = None  # read by the pump only (_stop must not read it too)
+    return tail
+
+
 @contextmanager
 def asgi_server(timeout: float = 60, env: dict | None = None):
     """Start uvicorn on a free port; yields its base URL once /healthz answers.
@@ -72,17 +109,19 @@ def asgi_server(timeout: float = 60, env: dict | None = None):
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
+    tail = _pump(proc)
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"ASGI server exited with {proc.returncode}:\n{_stop(proc)}")
+                raise RuntimeError(f"ASGI server exited with {proc.returncode}:\n{tail.text()}")
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"ASGI server did not answer within {timeout}s:\n{_stop(proc)}")
+                _stop(proc)
+                raise RuntimeError(f"ASGI server did not answer within {timeout}s:\n{tail.text()}")
             time.sleep(0.2)
         yield url
     finally:
@@ -100,10 +139,11 @@ def worker_cluster():
         stderr=subprocess.STDOUT,
         text=True,
     )
+    tail = _pump(proc)
     try:
         time.sleep(0.5)
         if proc.poll() is not None:
-            raise RuntimeError(f"worker cluster exited with {proc.returncode}:\n{_stop(proc)}")
+            raise RuntimeError(f"worker cluster exited with {proc.returncode}:\n{tail.text()}")
         yield proc
     finally:
         _stop(proc, timeout=15)

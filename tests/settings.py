@@ -32,6 +32,9 @@ if SUBPROCESS:
     # A worker started by a test runs the tasks tests queue, never the schedules (a health check of
     # every system firing in the middle of a test would send it requests it does not expect).
     Q_CLUSTER["scheduler"] = False
+    # They outlive each test's database flush: forget cached content-type ids (tests/isolation.py).
+    INSTALLED_APPS = [*INSTALLED_APPS, "tests.isolation.IsolationConfig"]  # noqa: F405
+    MIDDLEWARE = ["tests.isolation.ClearCachesMiddleware", *MIDDLEWARE]  # noqa: F405
 else:
     # In-process, tasks run inline unless a test asks for a real worker (async_task(..., sync=False)).
     Q_CLUSTER["sync"] = True
