@@ -100,6 +100,32 @@ def lock(name: str, ttl: float = 30.0, wait: float = 30.0):
         backend.unlock(name, token)
 
 
+def in_flight(system_ids) -> dict[int, int]:
+    """Requests holding one of each system's concurrency slots now (the dashboard's request-budget
+    use); systems with none are left out. Only systems with a concurrency limit hold slots."""
+    ids = list(system_ids)
+    if not ids:
+        return {}
+    backend = _backend()
+    now = time.time()
+    if isinstance(backend, RedisBackend):
+        pipe = backend.client.pipeline()
+        for pk in ids:
+            pipe.zcount(backend._keys(Budget(pk, None, None))[1], now, "+inf")
+        return {pk: int(n) for pk, n in zip(ids, pipe.execute(), strict=True) if n}
+    from django.db.models import Count
+
+    from flows.models import BudgetLease
+
+    rows = (
+        BudgetLease.objects.filter(system_id__in=ids, expires__gte=now)
+        .values("system_id")
+        .annotate(n=Count("pk"))
+        .values_list("system_id", "n")
+    )
+    return dict(rows)
+
+
 @cache
 def _redis_backend(url: str):
     return RedisBackend(url)

@@ -16,10 +16,11 @@ from django.utils.translation import ngettext
 
 from flows import designer, sync
 from flows.models import FailedRecord, Flow, Run
-from flows.services import mask_record, mask_value
+from flows.services import mask_record
 from integration_hub import audit
 from integration_hub.models.audit import AuditAction
 from integration_hub.permissions import can_see_personal_data, restrict
+from integration_hub.redact import mask_message
 
 OPEN = (FailedRecord.Status.OPEN, FailedRecord.Status.RETRYING)
 
@@ -35,7 +36,10 @@ def visible_failures(user) -> QuerySet[FailedRecord]:
     )
 
 
-def signature_groups(queryset: QuerySet[FailedRecord], limit: int = 50) -> list[dict]:
+GROUP_LIMIT = 50  # signature groups shown
+
+
+def signature_groups(queryset: QuerySet[FailedRecord], limit: int = GROUP_LIMIT) -> list[dict]:
     """The failures grouped by signature (one cause, many records), biggest group first."""
     return list(
         queryset.order_by()
@@ -50,6 +54,62 @@ def signature_groups(queryset: QuerySet[FailedRecord], limit: int = 50) -> list[
         )
         .order_by("-open", "-count", "signature")[:limit]
     )
+
+
+def open_summary(flow: Flow, limit: int = GROUP_LIMIT) -> tuple[list[dict], int, list[str]]:
+    """A flow's open failures by cause, without reading its records: (the biggest ``limit`` groups as
+    ``signature_groups`` gives them, the open records in all, the error classes of the flow).
+
+    The triage inbox's error groups (``monitoring.triage``) keep one row per cause with the counts of its
+    records, kept by the service whenever records are saved, replayed, ignored or resolved: on a million
+    failed records this is a few small queries instead of a pass over every open record. A flow whose
+    records were never counted into groups (saved without the engine) is aggregated from its records."""
+    from django.db.models import OuterRef, Subquery, Sum
+
+    from monitoring.models import ErrorGroup  # monitoring builds on flows: imported when used
+
+    groups = ErrorGroup.objects.filter(flow=flow)
+    if not groups.exists():
+        records = flow.failed_records.all()
+        open_groups = signature_groups(records.filter(status__in=OPEN), limit)
+        total = sum(g["open"] for g in open_groups)
+        if len(open_groups) >= limit:
+            total = records.filter(status__in=OPEN).count()
+        classes = sorted(set(records.order_by().values_list("error_class", flat=True).distinct()))
+        return open_groups, total, classes
+    latest = FailedRecord.objects.filter(flow_id=flow.pk, signature=OuterRef("signature")).order_by(
+        "-updated", "-pk"
+    )
+    rows = [
+        {
+            "signature": group.signature,
+            "count": group.total_records,
+            "open": group.open_records,
+            "error_class": group.error_class,
+            "stage": group.stage,
+            "example": group.example,
+            "last": group.last_seen,
+        }
+        for group in groups.filter(open_records__gt=0)
+        .annotate(example=Subquery(latest.values("message")[:1]))
+        .order_by("-open_records", "-total_records", "signature")
+        .only("signature", "total_records", "open_records", "error_class", "stage", "last_seen")[:limit]
+    ]
+    total = groups.aggregate(n=Sum("open_records"))["n"] or 0
+    classes = sorted(set(groups.order_by().values_list("error_class", flat=True).distinct()))
+    return rows, total, classes
+
+
+def open_count(flow: Flow) -> int:
+    """The flow's open failures (open or retrying), from its error groups' counters when it has any."""
+    from django.db.models import Sum
+
+    from monitoring.models import ErrorGroup
+
+    groups = ErrorGroup.objects.filter(flow=flow)
+    if groups.exists():
+        return groups.aggregate(n=Sum("open_records"))["n"] or 0
+    return flow.failed_records.filter(status__in=OPEN).count()
 
 
 def selected(flow: Flow, *, ids=None, signature: str | None = None) -> QuerySet[FailedRecord]:
@@ -87,12 +147,21 @@ def replay(flow: Flow, *, user=None, ids=None, signature: str | None = None) -> 
 
 def ignore(flow: Flow, *, user=None, ids=None, signature: str | None = None) -> int:
     """Set aside the named open failures (they stay listed as ignored); the count ignored. Audited."""
+    from monitoring import triage  # the error groups count these records (monitoring builds on flows)
+
     queryset = selected(flow, ids=ids, signature=signature)
     with transaction.atomic():
         source_ids = list(queryset.values_list("source_id", flat=True)[:50])
+        if signature:
+            signatures = [signature]
+        elif ids is not None:
+            signatures = list(queryset.order_by().values_list("signature", flat=True).distinct())
+        else:
+            signatures = None  # every open record of the flow: recount all its groups
         count = queryset.update(status=FailedRecord.Status.IGNORED)
         if not count:
             raise FailureError(_("No open failed record matches: nothing was ignored."))
+        triage.refresh_counts(flow.pk, signatures)
         message = ngettext("%(n)s failed record ignored", "%(n)s failed records ignored", count) % {
             "n": count
         }
@@ -109,23 +178,6 @@ def ignore(flow: Flow, *, user=None, ids=None, signature: str | None = None) -> 
 
 
 # --- what a user may see ------------------------------------------------------------------------------
-
-_QUOTED = re.compile(r"(“)([^”]*)(”)|(\")([^\"]*)(\")|(')([^']*)(')")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_PHONE = re.compile(r"\+?\d[\d .()-]{7,}\d")
-
-
-def mask_message(message: str) -> str:
-    """A failure message with the values it quotes, e-mail addresses and phone numbers masked."""
-
-    def quoted(match):
-        groups = [g for g in match.groups() if g is not None]
-        opening, inner, closing = groups[0], groups[1], groups[2]
-        return f"{opening}{mask_value(inner)}{closing}"
-
-    text = _QUOTED.sub(quoted, message or "")
-    text = _EMAIL.sub(lambda m: mask_value(m.group(0)), text)
-    return _PHONE.sub(lambda m: mask_value(m.group(0)), text)
 
 
 def personal_paths(flow: Flow) -> tuple[set[str], set[str]]:

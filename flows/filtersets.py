@@ -111,10 +111,16 @@ class FailedRecordFilterSet(BaseFilterSet):
         queryset=lambda request: restrict(Flow.objects.all(), getattr(request, "user", None)), label=_("Flow")
     )
     status = django_filters.MultipleChoiceFilter(
-        choices=FailedRecord.Status.choices, label=_("Status"), widget=forms.CheckboxSelectMultiple
+        choices=FailedRecord.Status.choices,
+        label=_("Status"),
+        widget=forms.CheckboxSelectMultiple,
+        distinct=False,  # no join to repeat a record: DISTINCT would sort every record of the flow
     )
     stage = django_filters.MultipleChoiceFilter(
-        choices=FAILURE_STAGES, label=_("Stage"), widget=forms.CheckboxSelectMultiple
+        choices=FAILURE_STAGES,
+        label=_("Stage"),
+        widget=forms.CheckboxSelectMultiple,
+        distinct=False,  # no join to repeat a record: DISTINCT would sort every record of the flow
     )
     error_class = django_filters.CharFilter(label=_("Error class"))
     signature = django_filters.CharFilter(label=_("Signature"))

@@ -197,6 +197,7 @@ class SystemForm(ConsoleModelForm):
             "owner",
             "enabled",
             "description",
+            "record_url_template",
             "connector",
             "timeout",
             "rate_limit",

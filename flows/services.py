@@ -19,6 +19,7 @@ from flows.connectors.discovery import guess_personal
 from flows.connectors.http import explain
 from flows.models import Flow, System, SystemCheck
 from integration_hub import realtime
+from integration_hub.redact import mask_value
 
 logger = logging.getLogger(__name__)
 
@@ -75,19 +76,6 @@ def check_system(system: System, *, trigger: str = "manual") -> CheckResult:
     system.health_status, system.last_check_at, system.last_latency_ms = status, now, result.latency_ms
     system.health_message = result.message[:500]
     return result
-
-
-def mask_value(value):
-    """A personal value shown only enough to recognise its shape: 'j***@example.com', '+33 6** ** ** 12'."""
-    if value is None or value == "":
-        return value
-    text = str(value)
-    if "@" in text:
-        name, _, domain = text.partition("@")
-        return f"{name[:1]}***@{domain}"
-    if len(text) <= 4:
-        return "***"
-    return f"{text[:2]}{'*' * (len(text) - 4)}{text[-2:]}"
 
 
 _SECRETISH = re.compile(r"password|passwd|secret|token|api.?key|authori[sz]ation|private.?key", re.I)

@@ -37,7 +37,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from flows import policy
+from flows import lookup, policy, runlog
 from flows.choices import FlowWriteMode, MatchStrategy, SyncMode
 from flows.connectors.base import Page, WriteMode, WriteResult
 from flows.connectors.errors import ConnectorError, NotFound, RecordError, TransientError
@@ -281,8 +281,16 @@ def reap_stuck_runs(*, flow: Flow | None = None) -> int:
         )
         if updated:
             count += 1
-            logger.warning(
-                "Run %s of flow %s interrupted (no heartbeat since %s)", run.pk, run.flow_id, run.heartbeat
+            runlog.write(
+                run,
+                "warning",
+                "run.interrupted",
+                _(
+                    "Interrupted: the worker stopped beating; the next run resumes from the last committed page."
+                ),
+                heartbeat=run.heartbeat.isoformat() if run.heartbeat else None,
+                pages=run.pages,
+                cursor_after=run.cursor_after,
             )
             transaction.on_commit(lambda flow_id=run.flow_id: start_queued(flow_id))
     return count
@@ -332,6 +340,15 @@ def _execute_claimed(run: Run) -> Run:
 def _record_failure(run: Run, exc: Exception) -> None:
     logger.exception("Run %s of flow %s failed", run.pk, run.flow_id, exc_info=exc)
     message = exc.message if isinstance(exc, ConnectorError) else _("Unexpected error: %(e)s") % {"e": exc}
+    runlog.write(
+        run,
+        "error",
+        "run.failed",
+        _("Failed: %(message)s") % {"message": message},
+        error=getattr(exc, "kind", type(exc).__name__),
+        http_status=getattr(exc, "status", None),
+        reason=getattr(exc, "reason", None),
+    )
     Run.objects.filter(pk=run.pk).update(
         status=RunStatus.FAILED, finished=timezone.now(), message=str(message)[:4000]
     )
@@ -499,9 +516,18 @@ class _Group:
 def _after_run(run: Run) -> None:
     _publish(run)
     try:
+        from monitoring import triage
+
+        triage.resolve_delivered(run.flow)  # groups whose every record went through
+    except Exception:
+        logger.exception("Error groups after run %s", run.pk)
+    try:
         policy.after_run(run)  # may pause the flow after failed runs in a row, with an alert
     except Exception:
         logger.exception("Failure policy after run %s", run.pk)
+    from monitoring import alerts  # monitoring builds on flows: imported here, not at the top
+
+    alerts.evaluate_after_run(run)  # the alert rules covering this flow (never raises)
     start_queued(run.flow_id)
     if run.status == RunStatus.SUCCEEDED:
         for follower in Flow.objects.filter(after_flow_id=run.flow_id, enabled=True):
@@ -610,6 +636,11 @@ class _Executor:
         ).exists()
         self.deletes_held = 0  # mirror deletes not made: too many at once to be a real deletion
         self.transient_pages = 0
+        self.log = runlog.RunLog(run)  # the run's structured log, written with each page's commit
+        self.page_number = 0
+        self.lookup_paths = lookup.paths_of(self.definition)  # identifying values, hashed for Trace
+        self.lookups: dict[str, dict] = {}  # source id → its mapped record, for the page being written
+        self.page_mark = time.monotonic()
 
     # ID links of other flows, for the link_lookup transform (e.g. ERP partner → shop customer).
     def _link_lookup(self, system: str, entity: str, source_id):
@@ -659,6 +690,7 @@ class _Executor:
         Run.objects.filter(pk=run.pk).update(
             resume=run.resume, cursor_before=run.cursor_before, cursor_after=run.cursor_after
         )
+        self._log_start()
 
     def _chosen_ids(self) -> list[str]:
         """The run's chosen records, plus the failures waiting for a retry (replayed, or transient)."""
@@ -717,6 +749,8 @@ class _Executor:
         # The engine looks unlinked records up itself when the connector cannot match them: a
         # create-only write, or the hub's own reference.
         self.look_up = bool(key) and (self.create_only or self.stamp)
+        if not how and self.definition.get("write_mode") != FlowWriteMode.UPDATE:
+            self.log.add("warning", "idempotency.risk", idempotency_problem(self.definition, target_entity))
         self.compiled.reset_run()
         # Mirror deletes need a read of everything from the start: a link no page mentioned then is a
         # record deleted in the source.
@@ -781,6 +815,7 @@ class _Executor:
         candidates = []  # (source id, source record, mapped record, hash)
         texts = {}  # source id → the mapped record as canonical JSON
         retired = []  # mirror: source ids of records the source retired
+        self.lookups = {}
         for record in page.records:
             counts["read"] += 1
             source_id = _cursor_value(self.id_path.get(record))
@@ -814,6 +849,8 @@ class _Executor:
             out = wire(mapped.record)
             text = canonical(out)
             texts[source_id] = text
+            if self.lookup_paths:
+                self.lookups[source_id] = out  # hashed only if written (``_upsert_links``)
             candidates.append((source_id, record, out, hashlib.sha256(text.encode()).hexdigest()))
         # source id → (target id, last hash): plain values, not model instances (a page has thousands).
         links = {
@@ -847,6 +884,7 @@ class _Executor:
             # The target stayed unreachable through the client's retries: the page's records wait in
             # the failed records (retried by the next run), the run goes on — unless it keeps failing.
             self.transient_pages += 1
+            self._log_transient(exc, len(to_write))
             results = [WriteResult.failed(exc)] * len(to_write)
         _crash_point("after_write")
         for (source_id, record, out, digest), result in zip(to_write, results, strict=True):
@@ -1001,15 +1039,18 @@ class _Executor:
         sql = (
             f"INSERT INTO {table} (flow_id, source_system_id, source_entity, source_id, target_system_id, "  # noqa: S608
             "target_entity, target_id, last_hash, last_values, last_changes, last_run_id, last_synced, "
-            "created) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "created, lookup_keys) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (source_system_id, source_entity, source_id, target_system_id, target_entity) "
             "DO UPDATE SET flow_id = excluded.flow_id, target_id = excluded.target_id, "
             "last_hash = excluded.last_hash, last_values = excluded.last_values, "
             "last_changes = excluded.last_changes, last_run_id = excluded.last_run_id, "
+            "lookup_keys = excluded.lookup_keys, "
             "last_synced = excluded.last_synced"
         )
         fixed = (self.flow.pk, self.source_system.pk, self.source_entity)
         target = (self.target_system.pk, self.target_entity)
+        lookups, self.lookups = self.lookups, {}
+        base = lookup.hasher() if lookups else None
         with connection.cursor() as cursor:
             cursor.executemany(
                 sql,
@@ -1025,6 +1066,9 @@ class _Executor:
                         self.run.pk,
                         stamp,
                         stamp,
+                        lookup.keys_of(lookups[source_id], self.lookup_paths, base)
+                        if source_id in lookups
+                        else "",
                     )
                     for source_id, target_id, digest, values, changes in link_rows
                 ],
@@ -1045,8 +1089,11 @@ class _Executor:
                 FailedRecord.objects.filter(
                     flow=self.flow, source_id__in=delivered, status__in=["open", "retrying"]
                 ).update(status=FailedRecord.Status.RESOLVED)
-            for failure in failures:
-                self._fail(failure)
+            saved = [self._fail(failure) for failure in failures]
+            if saved:  # the triage inbox groups them by signature (monitoring.triage)
+                from monitoring import triage
+
+                triage.record_failures(self.flow, saved)
             if high:
                 run.cursor_after = max(run.cursor_after or "", high)
             if not chosen:
@@ -1058,9 +1105,10 @@ class _Executor:
                 pages=F("pages") + 1,
                 heartbeat=now,
             )
+            self._log_page(counts, chosen=chosen, cursor=page.cursor)
         self._progress()
 
-    def _fail(self, failure: dict) -> None:
+    def _fail(self, failure: dict) -> FailedRecord:
         self.open_failures = True
         error = failure["error"]
         error_class = getattr(error, "kind", "error") if error is not None else "error"
@@ -1084,6 +1132,7 @@ class _Executor:
         record.signature = signature(self.flow.pk, error_class, message)
         record.payload = payload
         record.save()
+        return record
 
     def _delete_retired(self, retired, counts, failures, target) -> None:
         """Delete the linked target records of source records retired in this page; an unlinked one was
@@ -1142,8 +1191,11 @@ class _Executor:
                     )  # fmt: skip
             with transaction.atomic():
                 RecordLink.objects.filter(pk__in=gone).delete()
-                for failure in failures:
-                    self._fail(failure)
+                saved = [self._fail(failure) for failure in failures]
+                if saved:
+                    from monitoring import triage
+
+                    triage.record_failures(self.flow, saved)
                 Run.objects.filter(pk=self.run.pk).update(
                     **{name: F(name) + value for name, value in counts.items() if value},
                     heartbeat=timezone.now(),
@@ -1185,6 +1237,97 @@ class _Executor:
             cursor = max(run.cursor_after or "", self.flow.sync_cursor or "")
             if not cancelled and run.read_all and cursor != self.flow.sync_cursor:
                 Flow.objects.filter(pk=self.flow.pk).update(sync_cursor=cursor)
+            self._log_end(run, status, message)
+
+    # --- the run's structured log (``flows.runlog``) -------------------------------------------------
+
+    def _log_start(self) -> None:
+        run = self.run
+        incremental = bool(run.cursor_before) and not run.full
+        if run.resume:
+            how = _("resuming an interrupted run")
+        elif run.backfill_from:
+            how = _("backfill")
+        else:
+            how = _("incremental read") if incremental else _("full read")
+        self.log.add(
+            "info",
+            "run.started",
+            _("Started (%(trigger)s, version %(version)s, %(how)s).")
+            % {"trigger": run.get_trigger_display(), "version": run.version.number, "how": how},
+            trigger=run.trigger,
+            version=run.version.number,
+            mode="incremental" if incremental else "full",
+            cursor_before=run.cursor_before,
+            resume=bool(run.resume),
+            chosen=len(run.record_ids or []),
+            worker=run.worker,
+        )
+        self.log.flush()
+        self.page_mark = time.monotonic()
+
+    def _log_page(self, counts: dict, *, chosen: bool, cursor) -> None:
+        """One line per committed page, written in the page's transaction."""
+        now = time.monotonic()
+        duration, self.page_mark = now - self.page_mark, now
+        self.page_number += 1
+        self.log.add(
+            "warning" if counts.get("failed") else "info",
+            "page.committed",
+            _("Page %(n)s committed: %(read)s read, %(created)s created, %(updated)s updated, %(unchanged)s "
+              "unchanged, %(filtered)s filtered out, %(failed)s failed.")
+            % {"n": self.page_number, **counts},
+            page=self.page_number,
+            chosen=chosen or None,
+            duration_ms=round(duration * 1000),
+            cursor_after=self.run.cursor_after,
+            **{name: value for name, value in counts.items() if value},
+        )  # fmt: skip
+        self.log.flush()
+
+    def _log_transient(self, exc: TransientError, records: int) -> None:
+        breaker = getattr(exc, "reason", "") == "breaker"
+        self.log.add(
+            "warning",
+            "breaker.refused" if breaker else "page.transient",
+            (
+                _("%(system)s's circuit breaker is open: %(n)s records wait for the next run.")
+                if breaker
+                else _("%(system)s did not answer through the retries: %(n)s records wait for the next run.")
+            )
+            % {"system": self.target_system.name, "n": records},
+            http_status=getattr(exc, "status", None),
+            reason=getattr(exc, "reason", None),
+            error=str(exc)[:300],
+            in_a_row=self.transient_pages,
+        )
+
+    def _log_end(self, run: Run, status: str, message: str) -> None:
+        if self.reconciled:
+            self.log.add("warning", "idempotency.reconciled", message, reconciled=self.reconciled)
+        if self.deletes_held:
+            self.log.add("warning", "mirror.held", message, held=self.deletes_held)
+        level = "warning" if status == RunStatus.PARTIAL else "info"
+        event = "run.cancelled" if status == RunStatus.CANCELLED else "run.finished"
+        self.log.add(
+            level,
+            event,
+            _("%(status)s: %(read)s read, %(written)s written, %(failed)s failed, cursor %(cursor)s.")
+            % {
+                "status": RunStatus(status).label.capitalize(),
+                "read": run.read,
+                "written": run.written,
+                "failed": run.failed,
+                "cursor": run.cursor_after or "—",
+            },
+            status=status,
+            pages=run.pages,
+            cursor_before=run.cursor_before,
+            cursor_after=run.cursor_after,
+            echoes=self.echoes or None,
+            **run.counters(),
+        )
+        self.log.flush()
 
     def _progress(self) -> None:
         now = time.monotonic()
@@ -1197,18 +1340,7 @@ class _Executor:
 
 
 def _publish(run: Run, *, now: bool = False) -> None:
-    rate = run.rate
-    payload = {
-        "run": run.pk,
-        "flow": run.flow_id,
-        "status": run.status,
-        "counters": run.counters(),
-        "pages": run.pages,
-        "expected": run.expected,
-        "percent": run.percent,
-        "rate": round(rate, 1) if rate else None,
-        "eta_seconds": run.eta_seconds,
-    }
+    payload = run.progress()
     send = realtime.send_now if now else realtime.publish
     for group in (realtime.object_group(Flow, run.flow_id), realtime.model_group(Flow)):
         send(group, "run.progress", payload)

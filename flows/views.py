@@ -58,6 +58,7 @@ from flows.runs import visible_runs
 from flows.tables import FailedRecordTable, FlowTable, RecordLinkTable, RunTable, SystemTable, ValueMapTable
 from flows.valuemaps import entries_to_csv
 from integration_hub.decorators import public
+from integration_hub.paginators import DeepPageLazyPaginator
 from integration_hub.permissions import (
     can,
     can_see_personal_data,
@@ -391,7 +392,9 @@ class FlowTabs:
             3,
             {"name": "links", "label": _("ID links"), "url": reverse("flows:flow_links", args=[obj.pk])},
         )
-        open_failures = obj.failed_records.filter(status__in=failures.OPEN).count()
+        open_failures = getattr(obj, "open_failures", None)  # counted already by the page
+        if open_failures is None:
+            open_failures = failures.open_count(obj)
         tabs.insert(
             4,
             {
@@ -835,7 +838,7 @@ class RunListView(generic.ObjectListView):
     filterset = RunFilterSet
     table = RunTable
     template_name = "flows/run_list.html"
-    paginator_class = LazyPaginator
+    paginator_class = DeepPageLazyPaginator  # LazyPaginator; deep pages read their keys first
     export_limit = 10_000
     empty_message = gettext_lazy(
         "No run yet. Open a flow, preview it, then click “Run now” (or enable it so its schedule runs it): "
@@ -867,13 +870,29 @@ class RunView(View):
         return run
 
     def get(self, request, pk):
+        from flows import runlog
+        from flows.failures import Presenter
+        from flows.models.runs import COUNTERS as RUN_COUNTERS
+
         run = self.get_run(request, pk)
+        level = request.GET.get("level") if request.GET.get("level") in ("warning", "error") else ""
+        lines = list(runlog.lines_of(run, level=level or None)[: runlog.MAX_LINES + 10])
+        presenter = Presenter(request.user)
+        failures = list(run.failures.select_related("flow")[:20])
+        for failure in failures:
+            failure.shown_message = presenter.message(failure)
         context = {
             "run": run,
             "flow": run.flow,
             "can_change": can(request.user, "run", run.flow),
-            "failures": run.failures.all()[:20],
+            "failures": failures,
             "see_personal": can_see_personal_data(request.user),
+            "log_lines": lines,
+            "log_level": level,
+            "timeline": runlog.timeline(run),
+            "counter_tiles": [
+                (name, Run._meta.get_field(name).verbose_name, getattr(run, name)) for name in RUN_COUNTERS
+            ],
         }
         if request.GET.get("part") == "body":
             return render(request, "flows/includes/run_body.html", context)
@@ -1389,7 +1408,10 @@ class FlowFailuresView(FlowTabs, generic.ObjectMixin, View):
             data.setlist("status", list(failures.OPEN))
         base = flow.failed_records.select_related("run", "flow")
         fs, queryset = _filtered(FailedRecordFilterSet, data, base, request, hide=("flow",))
-        classes = sorted(set(base.order_by().values_list("error_class", flat=True).distinct()))
+        groups, open_count, classes = failures.open_summary(flow)
+        flow.open_failures = open_count  # for the tab's badge
+        if data.get("error_class") and data["error_class"] not in classes:
+            classes.append(data["error_class"])  # a cause already gone from the groups: keep the choice
         field = django_forms.ChoiceField(
             choices=[("", _("Any"))] + [(c, c) for c in classes],
             required=False,
@@ -1401,9 +1423,11 @@ class FlowFailuresView(FlowTabs, generic.ObjectMixin, View):
         can_act = can(request.user, "run", flow)
         table = FailedRecordTable(queryset, user=request.user, presenter=presenter, can_act=can_act)
         per_page = generic._per_page(request, 50)
-        RequestConfig(request, paginate={"per_page": per_page}).configure(table)
-        open_qs = flow.failed_records.filter(status__in=failures.OPEN)
-        groups = failures.signature_groups(open_qs)
+        # No COUNT(*) of the records per page (a flow may hold a hundred thousand): the paginator reads
+        # one row past the page; the open count comes from the groups' counters.
+        RequestConfig(request, paginate={"per_page": per_page, "paginator_class": LazyPaginator}).configure(
+            table
+        )
         for group in groups:
             group["example"] = presenter.text(group["example"] or "")
         context = {
@@ -1412,8 +1436,9 @@ class FlowFailuresView(FlowTabs, generic.ObjectMixin, View):
             "table": table,
             "filter_form": fs.form,
             "groups": groups,
-            "open_count": open_qs.count(),
-            "total": base.count(),
+            "open_count": open_count,
+            # Counted only by the empty state that says it (the template calls it when it gets there).
+            "total": base.count,
             "filtered": any(v for k, v in request.GET.items() if k in fs.filters),
             "can_act": can_act,
             "masked": not presenter.allowed,

@@ -21,7 +21,10 @@ MENU = (
     NavItem(_("Systems"), "flows:system_list", "hdd-network", "systems", model="flows.System"),
     NavItem(_("Flows"), "flows:flow_list", "diagram-3", "flows", model="flows.Flow"),
     NavItem(_("Runs"), "flows:run_list", "play-circle", "runs", model="flows.Flow"),  # runs follow their flow
-    NavItem(_("Triage"), "triage_pending", "inbox", "triage"),
+    NavItem(
+        _("Triage"), "monitoring:triage", "inbox", "triage", model="flows.Flow"
+    ),  # groups follow their flow
+    NavItem(_("Alerts"), "monitoring:alertrule_list", "bell", "alerts", model="monitoring.AlertRule"),
     NavItem(_("Flow map"), "map_pending", "map", "map"),
     NavItem(_("GDPR"), "gdpr_pending", "shield-lock", "gdpr"),
     NavItem(
@@ -31,7 +34,6 @@ MENU = (
         "audit",
         permission="integration_hub.view_auditentry",
     ),
-    NavItem(_("API"), "api-docs", "braces", "api"),
 )
 
 
@@ -42,10 +44,13 @@ def menu_for(request) -> list[dict]:
 
     user = request.user
     items = []
+    may_view: dict[str, bool] = {}  # one permission check per model, however many entries share it
     for item in MENU:
         if item.permission and not user.has_perm(item.permission):
             continue
-        if item.model and not has_any_permission(user, apps.get_model(item.model), "view"):
+        if item.model and item.model not in may_view:
+            may_view[item.model] = has_any_permission(user, apps.get_model(item.model), "view")
+        if item.model and not may_view[item.model]:
             continue
         url = reverse(item.url_name)
         active = request.path == url if url == "/" else request.path.startswith(url)

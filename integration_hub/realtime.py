@@ -29,6 +29,8 @@ EVENT_TYPES = {
     "run.progress",  # a flow run was queued, committed a page or ended
     "flow.alert",  # the failure policy acted on a flow (paused after failed runs, not resumed…)
     "system.breaker",  # a system's circuit breaker opened, went half-open or closed
+    "notification.new",  # an in-app notification for this user (the navbar bell), to user-<pk> only
+    "errorgroup.changed",  # a triage error group was created, counted, re-opened, resolved, assigned…
 }
 
 _live_models: list = []

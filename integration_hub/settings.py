@@ -39,6 +39,10 @@ HUB_ENCRYPTION_KEYS = get_list("HUB_ENCRYPTION_KEYS") or [
 HUB_FILES_ROOT = Path(os.environ.get("HUB_FILES_ROOT", DATA_DIR / "files")).resolve()
 # Hosts the hub may open outgoing connections to; empty means any. Tests force loopback.
 HUB_OUTBOUND_ALLOWED_HOSTS = get_list("HUB_OUTBOUND_ALLOWED_HOSTS")
+# The console's public address (https://hub.example.com): makes links in alert emails and webhooks absolute.
+HUB_BASE_URL = os.environ.get("HUB_BASE_URL", "").rstrip("/")
+# Seconds an alert webhook may take to answer (monitoring/alerts.py).
+HUB_ALERT_WEBHOOK_TIMEOUT = get_int("HUB_ALERT_WEBHOOK_TIMEOUT", 5)
 # Failure policy (flows/breaker.py, flows/policy.py): a system's circuit opens after this many failed
 # requests in a row (0: no breaker) and stays open this many seconds before one probe request; a flow
 # is paused after this many failed runs in a row (0: never).
@@ -366,15 +370,18 @@ LOGGING = {
     "filters": {
         "request_context": {"()": "integration_hub.log.RequestContextFilter"},
         "secret_paths": {"()": "integration_hub.log.SecretPathFilter"},
+        "redact": {"()": "integration_hub.log.RedactingFilter"},
     },
     "formatters": {
         "console": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "integration_hub.log.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "console",
-            "filters": ["request_context", "secret_paths"],
+            # HUB_LOG_FORMAT=json: one JSON object per line (run, flow and system ids included).
+            "formatter": "json" if os.environ.get("HUB_LOG_FORMAT", "text").lower() == "json" else "console",
+            "filters": ["request_context", "secret_paths", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("HUB_LOG_LEVEL", "INFO")},

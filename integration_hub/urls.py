@@ -6,6 +6,7 @@ from flows import urls as flows_urls
 from integration_hub.api.views import APIRootView
 from integration_hub.decorators import public
 from integration_hub.views import audit, auth, placeholders, status, users
+from monitoring.trace_views import TraceAPIView
 from monitoring.views import DashboardView
 
 users_patterns = (
@@ -53,6 +54,9 @@ api_patterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("flows.api.urls")),
     path("", include("integration_hub.api.urls")),
+    path("", include("monitoring.alert_api")),
+    path("", include("monitoring.triage_api_urls")),
+    path("trace/", TraceAPIView.as_view(), name="api-trace"),
 ]
 
 urlpatterns = [
@@ -70,7 +74,6 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("", include("flows.urls")),
     path("hooks/", include(flows_urls.hook_patterns)),
-    path("triage/", placeholders.SectionPendingView.as_view(section="triage"), name="triage_pending"),
     path("map/", placeholders.SectionPendingView.as_view(section="map"), name="map_pending"),
     path("gdpr/", placeholders.SectionPendingView.as_view(section="gdpr"), name="gdpr_pending"),
 ]

@@ -81,6 +81,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def system_breaker(self, event):
         await self.forward(event)
 
+    async def notification_new(self, event):
+        await self.forward(event)
+
+    async def errorgroup_changed(self, event):
+        await self.forward(event)
+
     async def access_changed(self, event):
         await self.refresh_groups()
         await self.forward(event)

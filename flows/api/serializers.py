@@ -37,6 +37,7 @@ class SystemSerializer(BaseModelSerializer):
             "criticality",
             "owner",
             "description",
+            "record_url_template",
             "enabled",
             "connector",
             "parameters",

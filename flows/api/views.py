@@ -363,6 +363,39 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def get_queryset(self):
         return visible_runs(self.request.user).select_related("version", "requested_by")
 
+    def retrieve(self, request, *args, **kwargs):
+        """One run, with its structured log (``log``; ``?level=warning|error`` keeps those and above)."""
+        run = self.get_object()
+        data = self.get_serializer(run).data
+        data.update(cursor_before=run.cursor_before, cursor_after=run.cursor_after, pages=run.pages)
+        data["log"] = _log_lines(run, request)
+        return Response(data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("level", OpenApiTypes.STR, enum=["warning", "error"], required=False)]
+    )
+    @action(detail=True, methods=["get"])
+    def log(self, request, pk=None):
+        """The run's structured log, oldest first: time, level, event, message, context (no payloads)."""
+        return Response(_log_lines(self.get_object(), request))
+
+
+def _log_lines(run, request) -> list[dict]:
+    from flows import runlog
+
+    level = request.query_params.get("level")
+    lines = runlog.lines_of(run, level=level if level in ("warning", "error") else None)
+    return [
+        {
+            "time": line.time,
+            "level": line.level,
+            "event": line.event,
+            "message": line.message,
+            "context": line.context,
+        }
+        for line in lines[: runlog.MAX_LINES + 10]
+    ]
+
 
 # --- ID links and failed records ----------------------------------------------------------------------
 

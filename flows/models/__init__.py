@@ -1,7 +1,7 @@
 from flows.models.coordination import BudgetLease, BudgetState, SharedValue
 from flows.models.flows import FieldMapping, Flow, FlowVersion, ValueMap
 from flows.models.health import HealthScan
-from flows.models.runs import FailedRecord, RecordLink, Run, RunStatus, RunTrigger
+from flows.models.runs import FailedRecord, RecordLink, Run, RunLogLine, RunStatus, RunTrigger
 from flows.models.systems import System, SystemCheck, WebhookEvent
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "HealthScan",
     "RecordLink",
     "Run",
+    "RunLogLine",
     "RunStatus",
     "RunTrigger",
     "SharedValue",

@@ -129,6 +129,8 @@ class Run(models.Model):
             models.Index(fields=["-queued_at", "-id"], name="flows_run_recent"),
             models.Index(fields=["status", "-queued_at", "-id"], name="flows_run_status_recent"),
             models.Index(fields=["trigger", "-queued_at", "-id"], name="flows_run_trigger_recent"),
+            # The dashboard's chart: runs by the hour they finished, over a day or a week.
+            models.Index(fields=["finished"], name="flows_run_finished"),
         ]
 
     def __str__(self):
@@ -187,6 +189,47 @@ class Run(models.Model):
             return None
         return max(0, round((self.expected - self.read) / rate))
 
+    def progress(self) -> dict:
+        """Where the run is: the ``run.progress`` event's payload, and the dashboard's running-sync row."""
+        rate = self.rate
+        return {
+            "run": self.pk,
+            "flow": self.flow_id,
+            "status": self.status,
+            "counters": self.counters(),
+            "pages": self.pages,
+            "expected": self.expected,
+            "percent": self.percent,
+            "rate": round(rate, 1) if rate else None,
+            "eta_seconds": self.eta_seconds,
+        }
+
+
+class RunLogLevel(models.TextChoices):
+    INFO = "info", _("info")
+    WARNING = "warning", _("warning")
+    ERROR = "error", _("error")
+
+
+class RunLogLine(models.Model):
+    """One line of a run's structured log: what the engine did, with counts, cursors and statuses —
+    never record payloads; personal values are masked before they are written (``flows.runlog``)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="log_lines")
+    time = models.DateTimeField(_("time"), default=timezone.now)
+    level = models.CharField(_("level"), max_length=10, choices=RunLogLevel.choices, default=RunLogLevel.INFO)
+    event = models.CharField(_("event"), max_length=40)
+    message = models.TextField(_("message"), blank=True)
+    context = models.JSONField(_("context"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("run log line")
+        verbose_name_plural = _("run log lines")
+        ordering = ["run", "pk"]
+
+    def __str__(self):
+        return f"{self.run_id} {self.level} {self.event}"
+
 
 class RecordLink(models.Model):
     """One record known in two systems: the source's id and the id the target gave it (OCA "bindings").
@@ -209,6 +252,9 @@ class RecordLink(models.Model):
     # before ([{"field", "old", "new"}]): encrypted when the flow maps personal data.
     last_values = models.TextField(_("last values"), blank=True, editable=False)
     last_changes = models.TextField(_("last changes"), blank=True, editable=False)
+    # Keyed hashes (HMAC) of the record's identifying values — SKU, order number, e-mail… — so that
+    # Trace finds a record by them even when its values are encrypted (``flows.trace.lookup_key``).
+    lookup_keys = models.TextField(_("lookup keys"), blank=True, editable=False)
     created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -227,6 +273,15 @@ class RecordLink(models.Model):
 
     def __str__(self):
         return f"{self.source_entity}:{self.source_id} → {self.target_entity}:{self.target_id}"
+
+    @property
+    def source_url(self) -> str:
+        """The source record's address in the source system's own screens ("" without a template)."""
+        return self.source_system.record_url(self.source_entity, self.source_id)
+
+    @property
+    def target_url(self) -> str:
+        return self.target_system.record_url(self.target_entity, self.target_id)
 
     @property
     def values(self) -> dict:
@@ -281,6 +336,22 @@ class FailedRecord(models.Model):
         verbose_name = _("failed record")
         verbose_name_plural = _("failed records")
         ordering = ["-updated", "-pk"]
+        indexes = [
+            # A flow's failures page (a million records): what waits for a decision, newest first, read
+            # from the index in order; the pk breaks ties as in the sort.
+            models.Index(
+                fields=["flow", "-updated", "-id"],
+                condition=Q(status__in=["open", "retrying"]),
+                name="flows_failed_open_recent",
+            ),
+            # Counts per cause (signature) and status of a flow: the error groups' counters, the
+            # failures page's groups, replay/ignore of a signature.
+            models.Index(fields=["flow", "signature", "status"], name="flows_failed_flow_sig"),
+            # The latest record of a cause (the triage inbox's example message).
+            models.Index(fields=["flow", "signature", "-updated", "-id"], name="flows_failed_sig_recent"),
+            # The dashboard's failures feed across flows, newest first.
+            models.Index(fields=["-updated", "-id"], name="flows_failed_recent"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["flow", "source_id"],

@@ -1,6 +1,9 @@
 import json
+import string
+from urllib.parse import quote
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
@@ -9,6 +12,28 @@ from django.utils.translation import gettext_lazy as _
 from flows.choices import Criticality, HealthStatus, SystemRole
 from integration_hub import crypto
 from integration_hub.models import AuditedModel
+
+RECORD_URL_FIELDS = {"id", "entity"}
+
+
+def validate_record_url_template(value: str) -> None:
+    """An http(s) address naming ``{id}`` (and optionally ``{entity}``), nothing else between braces."""
+    if not value:
+        return
+    if not value.lower().startswith(("https://", "http://")):
+        raise ValidationError(_("Start the address with https:// or http://."))
+    try:
+        names = {name for _text, name, _spec, _conv in string.Formatter().parse(value) if name is not None}
+    except ValueError as exc:
+        raise ValidationError(_("Unbalanced braces: write {id} and {entity} only.")) from exc
+    unknown = names - RECORD_URL_FIELDS
+    if unknown:
+        raise ValidationError(
+            _("Unknown placeholder %(names)s: only {id} and {entity} can be used.")
+            % {"names": ", ".join("{" + n + "}" for n in sorted(unknown))}
+        )
+    if "id" not in names:
+        raise ValidationError(_("Put {id} where the record's id goes, e.g. …/products/{id}/edit."))
 
 
 class System(AuditedModel):
@@ -37,6 +62,17 @@ class System(AuditedModel):
     description = models.TextField(_("description"), blank=True)
     enabled = models.BooleanField(
         _("enabled"), default=True, help_text=_("A disabled system is never called by any flow.")
+    )
+    record_url_template = models.CharField(
+        _("record address"),
+        max_length=500,
+        blank=True,
+        validators=[validate_record_url_template],
+        help_text=_(
+            "Where a person opens one record in this system's own screens, e.g. "
+            "https://shop.example.com/admin/{entity}/{id}/edit — {id} is the record's id, {entity} its "
+            "entity. Triage and Trace then link to the record."
+        ),
     )
 
     connector = models.CharField(_("connector"), max_length=50, default="", blank=True)
@@ -172,6 +208,17 @@ class System(AuditedModel):
 
     def get_absolute_url(self):
         return reverse("flows:system", args=[self.pk])
+
+    def record_url(self, entity: str, record_id) -> str:
+        """The record's address in the system's own screens ("" without a template or an id)."""
+        if not self.record_url_template or record_id in (None, ""):
+            return ""
+        try:
+            return self.record_url_template.format(
+                id=quote(str(record_id), safe=""), entity=quote(str(entity or ""), safe="")
+            )
+        except (KeyError, IndexError, ValueError):  # a template saved before validation existed
+            return ""
 
     # --- secrets ---------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from django_q.tasks import async_task
 
 from integration_hub import realtime, services
 from integration_hub.asgi import application
-from integration_hub.roles import SUPPORT, VIEWER
+from integration_hub.roles import INTEGRATION_ADMIN, SUPPORT, VIEWER
 from tests.factories import SystemFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.services]
@@ -190,3 +190,112 @@ async def test_logging_out_closes_that_sessions_connections():
     while output["type"] != "websocket.close":
         output = await communicator.receive_output(timeout=5)
     assert output["code"] == 4401
+
+
+# --- flow events: a user sees the runs and alerts of the flows they may see, nothing else ---------------
+
+
+def failing_flow(name: str):
+    """A flow with a saved version whose run fails at once (its systems point nowhere and its definition
+    is empty): a real run through ``flows.sync`` that publishes ``run.progress`` (queued, failed) and,
+    with ``HUB_AUTO_PAUSE_AFTER=1``, the failure policy's ``flow.alert`` and the paused flow's
+    ``object.changed``."""
+    from flows.models import FlowVersion
+    from tests.factories import FlowFactory
+
+    flow = FlowFactory(name=name, enabled=True)
+    version = FlowVersion.objects.create(flow=flow, number=1, definition={})
+    flow.current_version = version
+    flow.save(update_fields=["current_version"])
+    return flow
+
+
+def run_and_fail(flow):
+    """``sync.request_run`` as the Run button does; test settings run the queued task inline."""
+    from flows import sync
+    from flows.models import RunStatus
+
+    run, created = sync.request_run(flow)
+    assert created
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED, run.status
+    return run
+
+
+def flow_ids(events: list[dict]) -> dict[str, set]:
+    """{event type: {flow pk}} of the flow events received."""
+    from flows.models import Flow
+
+    seen: dict[str, set] = {}
+    for e in events:
+        payload = e["payload"]
+        if e["type"] in ("run.progress", "flow.alert"):
+            seen.setdefault(e["type"], set()).add(payload["flow"])
+        elif e["type"] == "object.changed" and payload.get("model") == Flow._meta.label_lower:
+            seen.setdefault(e["type"], set()).add(payload["pk"])
+    return seen
+
+
+@pytest.fixture
+def two_flows(settings):
+    settings.HUB_AUTO_PAUSE_AFTER = 1
+    return failing_flow("Hidden X"), failing_flow("Granted Y")
+
+
+@pytest.mark.asyncio
+async def test_a_support_user_receives_no_event_of_a_flow_they_may_not_see(two_flows):
+    """Support user granted flow Y only: the real run of X (run.progress, the policy's flow.alert, the
+    paused flow's object.changed) reaches them for Y and never for X, not even through ``flow-all``."""
+    from flows.models import Flow
+
+    hidden, granted = two_flows
+    support = await sync_to_async(UserFactory)(username="support-y")  # access by object grants only
+    await sync_to_async(services.grant_access)(granted, support, ["view_flow", "run_flow"])
+    groups = await sync_to_async(realtime.groups_for_user)(support)
+    assert realtime.object_group(granted) in groups
+    assert realtime.object_group(hidden) not in groups and realtime.model_group(Flow) not in groups
+
+    communicator, connected, _ = await connect(support)
+    assert connected
+    assert (await communicator.receive_json_from(timeout=5))["type"] == "hub.hello"
+
+    await sync_to_async(run_and_fail)(hidden)
+    await sync_to_async(run_and_fail)(granted)
+    seen = flow_ids(await receive_types(communicator, timeout=3))
+    assert seen == {"run.progress": {granted.pk}, "flow.alert": {granted.pk}, "object.changed": {granted.pk}}
+
+    # Published straight to the model-wide group: the user is not in it.
+    await sync_to_async(realtime.send_now)(
+        realtime.model_group(Flow), "run.progress", {"flow": hidden.pk, "run": 0}
+    )
+    assert not flow_ids(await receive_types(communicator))
+    await communicator.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_an_integration_admin_receives_the_events_of_every_flow(two_flows):
+    from flows.models import Flow
+
+    hidden, granted = two_flows
+    admin = await sync_to_async(UserFactory)(username="integrator", roles=[INTEGRATION_ADMIN])
+    assert realtime.model_group(Flow) in await sync_to_async(realtime.groups_for_user)(admin)
+    communicator, connected, _ = await connect(admin)
+    assert connected
+    await communicator.receive_json_from(timeout=5)
+
+    await sync_to_async(run_and_fail)(hidden)
+    await sync_to_async(run_and_fail)(granted)
+    seen = flow_ids(await receive_types(communicator, timeout=3))
+    both = {hidden.pk, granted.pk}
+    assert seen == {"run.progress": both, "flow.alert": both, "object.changed": both}
+    await communicator.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_an_anonymous_connection_gets_no_event():
+    """Refused before accept (close code 4401, no hello) — and nothing published later reaches it."""
+    communicator = WebsocketCommunicator(application, "/ws/live/", headers=[(b"origin", b"http://localhost")])
+    connected, code = await communicator.connect(timeout=10)
+    assert (connected, code) == (False, 4401)
+    await sync_to_async(realtime.send_now)("flow-all", "run.progress", {"flow": 1})
+    assert await communicator.receive_nothing(timeout=1)

@@ -15,6 +15,7 @@ from flows.models import FailedRecord, FlowVersion, HealthScan, RecordLink, Run
 from integration_hub import services
 from integration_hub.models import AuditEntry
 from integration_hub.roles import VIEWER
+from monitoring.models import Alert, AlertRule, ErrorGroup
 from tests.factories import FlowFactory, SystemFactory, UserFactory, ValueMapFactory
 
 # Reachable without logging in. Each is checked to exist and to answer anonymous visitors.
@@ -43,6 +44,8 @@ SELF_SERVICE_URL_NAMES = {
     "hub-api:apitoken-list",
     "hub-api:apitoken-detail",
     "status_live_ping",
+    "monitoring:notification_read",  # their own notifications only
+    "monitoring:notification_preferences",
 }
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -158,8 +161,16 @@ def objects(db):
     )
     failure.payload = {"source": {"email": "jane@example.com"}}
     failure.save()
+    group = ErrorGroup.objects.create(
+        flow=flow, signature="s", stage="write", error_class="invalid", title="x"
+    )
+    rule = AlertRule.objects.create(name="Failed runs", condition="run_failed")
+    alert = Alert.objects.create(rule=rule, scope_key=f"flow:{flow.pk}", summary="x")
     entry = AuditEntry.objects.first()
     return {
+        AlertRule: rule,
+        Alert: alert,
+        ErrorGroup: group,
         get_user_model(): owner,
         type(system): system,
         type(flow): flow,

@@ -49,6 +49,10 @@ class Command(BaseCommand):
 
                 for flow in ensure_demo_flows(owner):
                     self.stdout.write(f"Demo flow created: {flow.name}")
+                from monitoring.demo import ensure_demo_alert_rules
+
+                for rule in ensure_demo_alert_rules(owner):
+                    self.stdout.write(f"Demo alert rule created: {rule.name}")
                 self.wire_demo(owner)
 
     def wire_demo(self, owner):

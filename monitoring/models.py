@@ -1,1 +1,0 @@
-# Error groups, alert rules and alerts arrive with the supervision issue.

@@ -1,0 +1,5 @@
+from monitoring.triage_api import router
+
+app_name = "monitoring-api"
+
+urlpatterns = router.urls
