@@ -11,8 +11,10 @@ HERE = Path(__file__).resolve().parent
 MARKS = {
     "latency": ("<!-- results:start -->", "<!-- results:end -->"),
     "sync": ("<!-- sync-results:start -->", "<!-- sync-results:end -->"),
+    "dom": ("<!-- dom-results:start -->", "<!-- dom-results:end -->"),
+    "console": ("<!-- console-results:start -->", "<!-- console-results:end -->"),
 }
-SCENARIOS = ("sync", "latency")
+SCENARIOS = ("sync", "latency", "dom", "console")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -52,6 +54,21 @@ def main():
         "--only", choices=SCENARIOS, action="append", help="run only this scenario group (repeatable)"
     )
     parser.add_argument("--events", type=int, default=50, help="events per latency measurement")
+    parser.add_argument(
+        "--dom-events",
+        type=int,
+        default=200,
+        help="events per publish → browser DOM measurement (scenario 5)",
+    )
+    parser.add_argument(
+        "--console-runs",
+        type=int,
+        default=_env_int("BENCH_CONSOLE_RUNS", 1_000_000),
+        help="runs and failed records of the console-lists scenario 6 (env BENCH_CONSOLE_RUNS)",
+    )
+    parser.add_argument(
+        "--console-repeats", type=int, default=20, help="requests per page in the console-lists scenario"
+    )
     parser.add_argument(
         "--redis",
         default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -124,6 +141,27 @@ def main():
         report["results"] = results
         rows = latency_table(results)
         write_table("latency", report["date"], rows)
+        printed += ["", *rows]
+    if "dom" in only:
+        from bench import dom_latency
+
+        report["dom_latency"] = dom_latency.run(args.dom_events, args.redis or None)
+        rows = dom_latency.table(report["dom_latency"])
+        write_table("dom", report["date"], rows)
+        printed += ["", *rows]
+    if "console" in only:
+        from bench import console_lists
+
+        # Scenario 6 needs PostgreSQL: --database-url, or a throwaway database on 127.0.0.1.
+        console = console_lists.run(
+            args.database_url if (args.database_url or "").startswith("postgres") else None,
+            runs=args.console_runs,
+            failures=args.console_runs,
+            repeats=args.console_repeats,
+        )
+        report["console_lists"] = console
+        rows = console_lists.table(console)
+        write_table("console", report["date"], rows)
         printed += ["", *rows]
     out.write_text(json.dumps(report, indent=2) + "\n")
     print("\n".join(printed))
