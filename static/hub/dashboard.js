@@ -55,17 +55,31 @@
 
   // --- running syncs -----------------------------------------------------------------------------
 
+  const asked = new Map(); // run id → when its row was last asked for
+  const ASK_AGAIN_AFTER = 10000;
+
   function applyProgress(p) {
     const box = document.getElementById("running-syncs");
     if (!box) return;
     const row = box.querySelector(`.running-sync[data-run="${p.run}"]`);
     const active = ACTIVE.includes(p.status);
     if (!row) {
-      if (active) refreshRunning(); // a new run: its row (flow name, link) comes from the server
-      else runEnded();
+      // A new run: its row (flow name, link) comes from the server — asked once per run, not per event
+      // (events keep coming while that fetch is on its way); again only if it still lacks it 10 s later.
+      if (active) {
+        const now = Date.now();
+        if (!(asked.get(p.run) > now - ASK_AGAIN_AFTER)) {
+          asked.set(p.run, now);
+          refreshRunning();
+        }
+      } else {
+        asked.delete(p.run);
+        runEnded();
+      }
       return;
     }
     if (!active) {
+      asked.delete(p.run);
       row.remove();
       box.querySelector(".running-empty").classList.toggle("d-none", !!box.querySelector(".running-sync"));
       runEnded();

@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, datab
 # marker that a navigation or reload would wipe.
 PROBE = """
 window.__dashboardMarker = "still here";
-window.__seen = {percents: [], reads: [], events: 0};
+window.__seen = {percents: [], reads: [], events: 0, subscribed: 0};
+document.addEventListener("hub:subscribed", () => { window.__seen.subscribed += 1; }, true);
 document.addEventListener("hub:run.progress", () => { window.__seen.events += 1; }, true);
 setInterval(() => {
   const row = document.querySelector("#running-syncs .running-sync");
@@ -90,7 +91,11 @@ def test_a_run_started_on_a_flow_page_moves_live_on_the_open_dashboard(
     assert seen["reads"] == sorted(seen["reads"]), seen  # never backwards
     # Progress is applied from the events' payloads: the section is fetched only when a run appears
     # (and once on subscribing), not per event.
-    assert len(section_fetches) <= 3 < seen["events"], (section_fetches, seen)
+    # (A re-subscription after a dropped connection catches up with one more fetch: counted apart.)
+    assert len(section_fetches) <= 2 + seen["subscribed"] < 1 + seen["subscribed"] + seen["events"], (
+        section_fetches,
+        seen,
+    )
     assert dashboard.evaluate("window.__dashboardMarker") == "still here"  # no reload, no navigation
     assert worker.poll() is None
     assert not watch.errors, watch.errors
