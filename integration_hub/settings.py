@@ -175,7 +175,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{NAMESPACE}:asgi"},
+            # redis-py 8 reads with a 5 s socket timeout by default, which cuts the layer's blocking
+            # 5 s BZPOPMIN and closed every websocket every few seconds (django/channels_redis#422).
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": f"{NAMESPACE}:asgi",
+            },
         }
     }
     CACHES = {
