@@ -253,11 +253,12 @@ def record_failures(flow: Flow, failed_records: Iterable[FailedRecord]) -> list[
                     after={"status": Status.OPEN, "regressed": True},
                     message=_("Error group re-opened: the error came back after it was resolved."),
                 )
-            group.save()
+            # The records are saved already: recount first, so the title names the records open now
+            # and the group is written once.
             refresh_counts(flow.pk, [signature])
             group.refresh_from_db(fields=["open_records", "total_records"])
             group.title = build_title(flow, group.stage, group.open_records or len(records), masked)
-            group.save(update_fields=["title"])
+            group.save()
             touched.append(group)
             _publish(group, action)
     return touched
