@@ -2,7 +2,7 @@
 a SKU, an order number or an e-mail address — even when the link's values are encrypted (personal data).
 
 A value is normalised (trimmed, case-folded, inner spaces collapsed), then hashed with a keyed BLAKE2b
-(a MAC) whose key is derived from the hub's ``SECRET_KEY``: the hashes say nothing about the values to
+(a MAC) whose key is derived from ``HUB_LOOKUP_KEY`` (apart from the encryption keys): the hashes say nothing about the values to
 whoever reads the database without that key, and looking one up is one ``LIKE`` on a short column, never
 a decryption of every link.
 
@@ -40,8 +40,12 @@ def normalise(value) -> str:
 
 def lookup_key(value, key: bytes | None = None) -> str:
     """The keyed hash of one value, as kept on the links (16 hex characters)."""
-    key = key or _key(settings.SECRET_KEY)
+    key = key or _key(settings.HUB_LOOKUP_KEY)
     return blake2b(" ".join(str(value).split()).casefold().encode(), key=key, digest_size=8).hexdigest()
+
+
+# Personal-data tags whose values identify a person (the GDPR erasure finds their rows by them).
+IDENTIFYING_TAGS = ("email", "phone", "other_id", "national_id")
 
 
 def paths_of(definition: dict) -> list:
@@ -50,8 +54,24 @@ def paths_of(definition: dict) -> list:
     for mapping in definition.get("mappings") or []:
         target = mapping.get("target") or ""
         last = re.split(r"[.\[\]]", target.rstrip("]"))[-1] if target else ""
-        if last and IDENTIFYING.search(last):
+        if last and (IDENTIFYING.search(last) or mapping.get("personal") in IDENTIFYING_TAGS):
             names.add(target)
+    paths = []
+    for name in sorted(n for n in names if n):
+        try:
+            paths.append(parse_path(name))
+        except PathError:
+            continue
+    return paths[:MAX_KEYS]
+
+
+def source_paths_of(definition: dict) -> list:
+    """The source paths of the mappings tagged as identifying a person (e-mail, phone, ids…), and the
+    flow's source key: how a failed record whose mapping broke is still found by its source values."""
+    names = {definition.get("source_key") or ""}
+    for mapping in definition.get("mappings") or []:
+        if mapping.get("personal") in IDENTIFYING_TAGS:
+            names.add((mapping.get("source") or "").strip())
     paths = []
     for name in sorted(n for n in names if n):
         try:
@@ -63,7 +83,7 @@ def paths_of(definition: dict) -> list:
 
 def hasher():
     """The keyed hash, ready to copy per value (keying BLAKE2b costs more than hashing a short value)."""
-    return _hasher(settings.SECRET_KEY)
+    return _hasher(settings.HUB_LOOKUP_KEY)
 
 
 @cache

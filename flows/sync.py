@@ -37,7 +37,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from flows import lookup, policy, runlog
+from flows import lookup, policy, runlog, suppression
 from flows.choices import FlowWriteMode, MatchStrategy, SyncMode
 from flows.connectors.base import Page, WriteMode, WriteResult
 from flows.connectors.errors import ConnectorError, NotFound, RecordError, TransientError
@@ -639,6 +639,12 @@ class _Executor:
         self.log = runlog.RunLog(run)  # the run's structured log, written with each page's commit
         self.page_number = 0
         self.lookup_paths = lookup.paths_of(self.definition)  # identifying values, hashed for Trace
+        self.source_lookup_paths = lookup.source_paths_of(self.definition)
+        # The GDPR suppression list (keyed hashes of erased persons' e-mails and phones): a record that
+        # carries one is left out and counted ``suppressed``.
+        self.suppressed_keys = suppression.active_keys()
+        self.suppress_paths = suppression.paths_of(self.definition) if self.suppressed_keys else []
+        self.suppress_hits: dict[str, int] = {}
         self.lookups: dict[str, dict] = {}  # source id → its mapped record, for the page being written
         self.page_mark = time.monotonic()
 
@@ -847,6 +853,9 @@ class _Executor:
                 )
                 continue
             out = wire(mapped.record)
+            if self.suppress_paths and self._suppressed(out):
+                counts["suppressed"] += 1
+                continue
             text = canonical(out)
             texts[source_id] = text
             if self.lookup_paths:
@@ -919,6 +928,13 @@ class _Executor:
                 _("%(system)s kept failing for %(n)s pages in a row; the run stopped. Last error: %(e)s")
                 % {"system": self.target_system.name, "n": self.transient_pages, "e": results[0].error}
             )
+
+    def _suppressed(self, out: dict) -> bool:
+        """Whether the mapped record carries an erased person's identifier (counted per key)."""
+        hits = [k for k in lookup.keys_of(out, self.suppress_paths).split() if k in self.suppressed_keys]
+        for key in hits:
+            self.suppress_hits[key] = self.suppress_hits.get(key, 0) + 1
+        return bool(hits)
 
     def _suppress_echoes(self, to_write, links, counts, link_rows, target):
         """Leave out the records whose mapped values the target already holds (an opposite flow wrote
@@ -1106,7 +1122,19 @@ class _Executor:
                 heartbeat=now,
             )
             self._log_page(counts, chosen=chosen, cursor=page.cursor)
+            if self.suppress_hits:
+                hits, self.suppress_hits = self.suppress_hits, {}
+                suppression.report_hits(hits)
         self._progress()
+
+    def _failure_keys(self, failure: dict) -> str:
+        """The keyed hashes of a failed record's identifying values, mapped and source side."""
+        keys = []
+        if isinstance(failure.get("mapped"), dict) and self.lookup_paths:
+            keys.append(lookup.keys_of(failure["mapped"], self.lookup_paths))
+        if isinstance(failure.get("source"), dict) and self.source_lookup_paths:
+            keys.append(lookup.keys_of(failure["source"], self.source_lookup_paths))
+        return " ".join(dict.fromkeys(" ".join(keys).split()))
 
     def _fail(self, failure: dict) -> FailedRecord:
         self.open_failures = True
@@ -1131,6 +1159,7 @@ class _Executor:
         record.http_status = getattr(error, "status", None)
         record.signature = signature(self.flow.pk, error_class, message)
         record.payload = payload
+        record.lookup_keys = self._failure_keys(failure)
         record.save()
         return record
 

@@ -35,6 +35,12 @@ CSRF_TRUSTED_ORIGINS = get_list("CSRF_TRUSTED_ORIGINS")
 HUB_ENCRYPTION_KEYS = get_list("HUB_ENCRYPTION_KEYS") or [
     read_or_create_secret(DATA_DIR / "encryption.key", lambda: Fernet.generate_key().decode())
 ]
+# The key of the keyed hashes (lookup keys on ID links and failed records, the GDPR suppression list):
+# apart from HUB_ENCRYPTION_KEYS, so rotating those breaks no hash. Changing it makes every stored hash
+# unfindable: keep it (a file in the data folder by default) with the backups.
+HUB_LOOKUP_KEY = os.environ.get("HUB_LOOKUP_KEY") or read_or_create_secret(
+    DATA_DIR / "lookup.key", lambda: secrets.token_urlsafe(50)
+)
 # The only local folder tree the Files connector may read and write (systems name sub-folders of it).
 HUB_FILES_ROOT = Path(os.environ.get("HUB_FILES_ROOT", DATA_DIR / "files")).resolve()
 # Hosts the hub may open outgoing connections to; empty means any. Tests force loopback.

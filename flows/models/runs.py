@@ -53,7 +53,7 @@ class RunTrigger(models.TextChoices):
     BACKFILL = "backfill", _("backfill")
 
 
-COUNTERS = ("read", "filtered", "unchanged", "created", "updated", "deleted", "failed")
+COUNTERS = ("read", "filtered", "unchanged", "created", "updated", "deleted", "failed", "suppressed")
 
 
 class Run(models.Model):
@@ -86,7 +86,8 @@ class Run(models.Model):
         related_name="+",
         verbose_name=_("requested by"),
     )
-    # Counters: read = filtered + unchanged + created + updated + failed (+ deleted in mirror mode).
+    # Counters: read = filtered + unchanged + created + updated + failed + suppressed (+ deleted in
+    # mirror mode).
     read = models.PositiveIntegerField(pgettext_lazy("run counter", "read"), default=0)
     filtered = models.PositiveIntegerField(pgettext_lazy("run counter", "filtered out"), default=0)
     unchanged = models.PositiveIntegerField(pgettext_lazy("run counter", "unchanged"), default=0)
@@ -94,6 +95,8 @@ class Run(models.Model):
     updated = models.PositiveIntegerField(pgettext_lazy("run counter", "updated"), default=0)
     deleted = models.PositiveIntegerField(pgettext_lazy("run counter", "deleted"), default=0)
     failed = models.PositiveIntegerField(pgettext_lazy("run counter", "failed"), default=0)
+    # Records of erased persons (the GDPR suppression list) the run left out.
+    suppressed = models.PositiveIntegerField(pgettext_lazy("run counter", "suppressed"), default=0)
     # The incremental bound the read started from, and the highest cursor value committed since.
     cursor_before = models.CharField(_("cursor before"), max_length=200, blank=True)
     cursor_after = models.CharField(_("cursor after"), max_length=200, blank=True)
@@ -327,6 +330,9 @@ class FailedRecord(models.Model):
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     signature = models.CharField(_("signature"), max_length=64, db_index=True)
     payload_encrypted = models.TextField(blank=True, editable=False)
+    # Keyed hashes of the payload's identifying values (``flows.lookup``): how an erasure finds the
+    # person's failed records without decrypting every payload.
+    lookup_keys = models.TextField(_("lookup keys"), blank=True, editable=False)
     attempts = models.PositiveIntegerField(_("attempts"), default=1)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
     created = models.DateTimeField(_("first failed"), auto_now_add=True)

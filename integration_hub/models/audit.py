@@ -24,6 +24,7 @@ class AuditAction(models.TextChoices):
     DENIED = "denied", _("Access denied")
     REJECTED = "rejected", _("Request rejected")
     IMPORT = "import", _("Config imported")
+    PERSONAL_VIEW = "personal_view", _("Personal data viewed")
 
 
 class AuditedModel(models.Model):

@@ -1,1 +1,0 @@
-# The register of processing and data-subject requests arrive with the GDPR issue.
