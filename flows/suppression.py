@@ -1,4 +1,5 @@
-"""The hook through which every flow skips records of erased persons (the GDPR suppression list).
+"""The hooks through which every flow skips records of erased persons (the GDPR suppression list) and,
+for a consent-based purpose, the records of persons who did not consent.
 
 ``gdpr`` installs the provider at start-up (``GdprConfig.ready``); without it nothing is suppressed.
 A flow hashes the e-mail and phone values its mapping tags as personal (``flows.lookup.lookup_key``,
@@ -19,11 +20,39 @@ SUPPRESSIBLE = (PersonalData.EMAIL, PersonalData.PHONE, PersonalData.NATIONAL_ID
 
 _provider: Callable[[], frozenset[str]] | None = None
 _on_hits: Callable[[dict[str, int]], None] | None = None
+_consent: Callable[[int], str] | None = None
+
+# Values of a consent field that mean "granted" (compared case-insensitively, as text).
+GRANTED = frozenset({"true", "1", "yes", "y", "granted", "opt-in", "optin", "opted_in", "subscribed", "on"})
 
 
-def install(provider: Callable[[], frozenset[str]], on_hits: Callable[[dict[str, int]], None]) -> None:
-    global _provider, _on_hits
-    _provider, _on_hits = provider, on_hits
+def install(
+    provider: Callable[[], frozenset[str]],
+    on_hits: Callable[[dict[str, int]], None],
+    consent: Callable[[int], str] | None = None,
+) -> None:
+    global _provider, _on_hits, _consent
+    _provider, _on_hits, _consent = provider, on_hits, consent
+
+
+def consent_path(flow_id: int):
+    """The source path of the consent flag a flow must check (None: the flow is not consent-gated)."""
+    name = _consent(flow_id) if _consent is not None else ""
+    if not name:
+        return None
+    try:
+        return parse_path(name)
+    except PathError:
+        return None
+
+
+def granted(value) -> bool:
+    """Whether a consent field's value says yes (absent, empty, false or unknown: no)."""
+    if value is True:
+        return True
+    if value is None or value is False or isinstance(value, dict | list):
+        return False
+    return str(value).strip().casefold() in GRANTED
 
 
 def active_keys() -> frozenset[str]:

@@ -645,6 +645,7 @@ class _Executor:
         self.suppressed_keys = suppression.active_keys()
         self.suppress_paths = suppression.paths_of(self.definition) if self.suppressed_keys else []
         self.suppress_hits: dict[str, int] = {}
+        self.consent_path = suppression.consent_path(self.flow.pk)
         self.lookups: dict[str, dict] = {}  # source id → its mapped record, for the page being written
         self.page_mark = time.monotonic()
 
@@ -829,6 +830,10 @@ class _Executor:
                 value = _cursor_value(self.cursor_path.get(record))
                 high = max(high, value)
             if self.tombstone is not None and record.get(self.tombstone[0]) == self.tombstone[1]:
+                retired.append(source_id)
+                continue
+            if self.consent_path is not None and not suppression.granted(self.consent_path.get(record)):
+                # Consent-based purpose: no consent, not sent; a withdrawal deletes what was sent.
                 retired.append(source_id)
                 continue
             mapped = self.compiled.map(record)
@@ -1305,7 +1310,12 @@ class _Executor:
             "page.committed",
             _("Page %(n)s committed: %(read)s read, %(created)s created, %(updated)s updated, %(unchanged)s "
               "unchanged, %(filtered)s filtered out, %(failed)s failed.")
-            % {"n": self.page_number, **counts},
+            % {"n": self.page_number, **counts}
+            + (
+                " " + _("%(n)s left out: erased persons (GDPR suppression list).") % {"n": counts["suppressed"]}
+                if counts.get("suppressed")
+                else ""
+            ),
             page=self.page_number,
             chosen=chosen or None,
             duration_ms=round(duration * 1000),

@@ -8,6 +8,6 @@ class GdprConfig(AppConfig):
 
     def ready(self):
         from flows import suppression as flow_suppression
-        from gdpr import suppression
+        from gdpr import consent, suppression
 
-        flow_suppression.install(suppression.active_keys, suppression.record_hits)
+        flow_suppression.install(suppression.active_keys, suppression.record_hits, consent.consent_field_for)
