@@ -14,7 +14,9 @@
   200 ``{"status": "COMPLETE", "results"}``, 207 with ``errors`` and ``numErrors`` when some
   inputs failed.
 - ``POST /crm/v3/objects/contacts/gdpr-delete`` ``{"objectId", "idProperty"}`` → 204: the
-  contact is gone for good and its email joins the GDPR blocklist. HubSpot's knowledge base
+  contact is gone for good (not even archived) and its email joins the GDPR blocklist (kept as a
+  SHA-256 digest: the store holds no trace of the address); an unknown id → 404
+  ``OBJECT_NOT_FOUND``, no ``objectId`` → 400 ``VALIDATION_ERROR``. HubSpot's knowledge base
   (2025) says such an email cannot be added back through the UI or imports but can through the
   API: so by default the API re-creates it as a new contact (new id); ``block_gdpr_recreate=True``
   refuses it (400 ``VALIDATION_ERROR``) for tests of the stricter reading. An unknown email is
@@ -29,6 +31,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -393,7 +396,10 @@ def _create(app: SandboxApp, props: dict[str, Any]) -> dict[str, Any]:
         ref = store.get("contact_email", email)
         if ref is not None:
             raise HubSpotError(409, f"Contact already exists. Existing ID: {ref['id']}", "CONFLICT")
-        if app.options["block_gdpr_recreate"] and store.get("gdpr_blocklist", email) is not None:
+        if (
+            app.options["block_gdpr_recreate"]
+            and store.get("gdpr_blocklist", blocklist_key(email)) is not None
+        ):
             raise HubSpotError(
                 400,
                 f"Email address {email} was permanently deleted (GDPR) and is blocked from re-creation.",
@@ -532,6 +538,16 @@ async def delete_contact(request: Request):
     return 204, None  # HubSpot answers 204 for an unknown id too
 
 
+def blocklist_key(email: str) -> str:
+    """The GDPR blocklist keeps a digest of the address, not the address: the erased person's e-mail is
+    nowhere in the store afterwards, yet a re-created contact with it is still recognised."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def _blocklist(store: Store, email: str) -> None:
+    store.put("gdpr_blocklist", blocklist_key(email), {"deleted_at": _iso_dt(datetime.now(UTC))})
+
+
 async def gdpr_delete(request: Request):
     app = _crm(request)
     store = app.store
@@ -542,16 +558,14 @@ async def gdpr_delete(request: Request):
     doc = _find(store, str(body["objectId"]), id_property)
     if doc is None:
         if id_property == "email":
-            store.put(
-                "gdpr_blocklist", str(body["objectId"]).lower(), {"email": str(body["objectId"]).lower()}
-            )
+            _blocklist(store, str(body["objectId"]))
             return 204, None
         raise HubSpotError(404, "resource not found", "OBJECT_NOT_FOUND")
     email = (doc["properties"].get("email") or "").lower()
     store.delete("contact", doc["id"])
     if email:
         store.delete("contact_email", email)
-        store.put("gdpr_blocklist", email, {"email": email})
+        _blocklist(store, email)
     return 204, None
 
 

@@ -12,6 +12,11 @@
   asc"``).
 - Many2one values read as ``[id, "display name"]`` (or ``false``), one2many as lists of ids;
   ``write_date``/``create_date`` as ``"YYYY-MM-DD HH:MM:SS"`` (UTC).
+- ``unlink`` of a partner that a sale order points to is refused as Odoo does (``partner_id`` is a
+  required many2one, so ``ondelete="restrict"``): a ``ValidationError`` "another model requires the
+  record being deleted. If possible, archive it instead." Odoo keeps such partners for the
+  accounting; a GDPR erasure anonymises them with ``write`` instead (name, e-mail, phone, address
+  overwritten), after which no search by the old e-mail finds them.
 - Errors as Odoo: HTTP 200 with ``{"jsonrpc": "2.0", "id": ..., "error": {"code": 200, "message":
   "Odoo Server Error", "data": {"name": "odoo.exceptions.AccessDenied", "message": ...}}}``.
   A ``create`` of several records is one transaction: one bad record fails them all.
@@ -859,8 +864,25 @@ def write(ctx: Context, ids: Any, vals: Any) -> bool:
     return True
 
 
+# Required many2one fields are ``ondelete="restrict"`` in Odoo: unlinking a record they point to
+# fails with the database's foreign-key error, worded by Odoo (``_as_validation_error``).
+RESTRICTS = {"res.partner": [("sale.order", "partner_id", "sale_order_partner_id_fkey")]}
+
+
+def _check_restrict(ctx: Context, ids: list[int]) -> None:
+    doomed = set(ids)
+    for model, field, constraint in RESTRICTS.get(ctx.model, []):
+        if any(doc.get(field) in doomed for doc in ctx.store.iter_by_id(model)):
+            raise validation(
+                "The operation cannot be completed: another model requires the record being deleted. "
+                "If possible, archive it instead.\n\n"
+                f"Model: {LABELS[model]} ({model})\nConstraint: {constraint}"
+            )
+
+
 def unlink(ctx: Context, ids: Any) -> bool:
     records = _existing(ctx, ids)
+    _check_restrict(ctx, [rid for rid, _doc in records])
     for rid, doc in records:
         ctx.store.delete(ctx.model, rid)
         if ctx.model == "product.product":

@@ -351,6 +351,21 @@ def dataset(seed: int = 42) -> Dataset:
     )
 
 
+def shared_people(data: Dataset) -> list[dict[str, Any]]:
+    """The customers held by the shop, the ERP and the CRM at once (same e-mail in all three) who
+    have ordered: the shop has their orders and the ERP their sale orders. The shop and the ERP hold
+    every customer, the CRM ``crm_customers``. In customer order; identical for one seed."""
+    buyers = {o["customer"] for o in data.orders}
+    return [data.customers[i] for i in data.crm_customers if i in buyers]
+
+
+def shared_person(data: Dataset, n: int = 0) -> str:
+    """The e-mail of the ``n``-th person of :func:`shared_people` — a customer with an account and
+    orders in the shop, a partner with sale orders in the ERP and a contact in the CRM — for tests
+    that erase a person everywhere: ``shared_person(dataset(42))``."""
+    return shared_people(data)[n]["email"]
+
+
 def load(store: Store, records: Iterable[tuple[str, Any, dict[str, Any], datetime]]) -> None:
     """Write seed records ``(entity, id, doc, updated)`` with unique stamps in the past.
 

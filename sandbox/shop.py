@@ -21,7 +21,13 @@ Served under ``/rest/default/V1/`` and ``/rest/V1/``; requests and responses fol
   ``customers/updated``, ``customers/deleted``, ``products/created``, ``products/updated``,
   ``products/deleted``, with ``entity_id`` (and ``increment_id`` for orders, ``sku`` for
   products), whether the change came through the API or the sandbox activity.
+- ``PUT orders/{parent_id}`` ``{"entity": address}`` saves the order's billing address (Magento's
+  order-address repository) and answers it; an existing order's ``customer_email``,
+  ``customer_firstname`` and ``customer_lastname`` change through ``POST orders`` with its
+  ``entity_id`` — together the way an order is anonymised (Magento has no anonymise endpoint).
 - ``customers/search``, ``customers/{id}`` (GET, PUT, DELETE → ``true``), POST ``customers``.
+  Deleting a customer keeps their orders and takes the ``customer_id`` off them (Magento's foreign
+  key is ``ON DELETE SET NULL``).
 
 searchCriteria: ``filterGroups``/``filter_groups`` (groups ANDed, filters of a group ORed),
 condition types ``eq neq gt gteq lt lteq like nlike in nin null notnull from to finset``,
@@ -921,6 +927,8 @@ def place_order(
     return doc
 
 
+# Fields an order save never changes on an existing order (the customer's name and e-mail do change:
+# Magento's order repository saves the given fields, which is how an order is anonymised).
 _ORDER_FIXED = {
     "entity_id",
     "increment_id",
@@ -928,8 +936,22 @@ _ORDER_FIXED = {
     "created_at",
     "updated_at",
     "customer_id",
-    "customer_email",
 }
+ORDER_ADDRESS_KEYS = {
+    "address_type", "city", "company", "country_id", "customer_address_id", "customer_id", "email",
+    "entity_id", "fax", "firstname", "lastname", "middlename", "parent_id", "postcode", "prefix", "region",
+    "region_code", "region_id", "street", "suffix", "telephone", "vat_id", "vat_is_valid",
+    "vat_request_date", "vat_request_id", "vat_request_success", "extension_attributes",
+}  # fmt: skip
+ORDER_ADDRESS_REQUIRED = (
+    "address_type",
+    "city",
+    "country_id",
+    "firstname",
+    "lastname",
+    "postcode",
+    "telephone",
+)
 
 
 def save_order(store: Store, entity: Any) -> tuple[dict[str, Any], str]:
@@ -996,6 +1018,49 @@ async def post_order(request: Request) -> Response:
     if topic:
         _emit_order(app, topic, doc)
     return respond(render_order(doc))
+
+
+async def put_order_address(request: Request) -> Response:
+    """``PUT orders/{parent_id}`` ``{"entity": address}``: Magento's order-address save (what the admin's
+    "Edit address" on an order does). The address (``entity_id``, else ``address_type``) must be one
+    of the order's; the fields given replace its own; the saved address is returned."""
+    check_bearer(request, "Magento_Sales::actions_edit")
+    app = _shop(request)
+    store = app.store
+    old = _order(store, request.path_params["parent_id"])
+    payload = await _body(request)
+    entity = payload.get("entity")
+    if not isinstance(entity, dict):
+        raise MagentoError(400, '"%fieldName" is required. Enter and try again.', {"fieldName": "entity"})
+    for key in entity:
+        if key not in ORDER_ADDRESS_KEYS:
+            raise MagentoError(
+                400, 'Property "%fieldName" does not have accessor method "%fieldValue" in class "Magento\\Sales\\Api\\Data\\OrderAddressInterface".',
+                {"fieldName": key, "fieldValue": "get" + "".join(p.capitalize() for p in key.split("_"))},
+            )  # fmt: skip
+    for key in ORDER_ADDRESS_REQUIRED:
+        if entity.get(key) in (None, ""):
+            raise MagentoError(400, '"%fieldName" is required. Enter and try again.', {"fieldName": key})
+    current = old.get("billing_address") or {}
+    same = (
+        str(entity.get("entity_id")) == str(current.get("entity_id"))
+        if entity.get("entity_id") not in (None, "")
+        else entity.get("address_type") == "billing"
+    )
+    if not current or not same:
+        raise MagentoError(
+            404, "The entity that was requested doesn't exist. Verify the entity and try again."
+        )
+    doc = json.loads(json.dumps(old))
+    doc.pop("updated_at", None)
+    address = {**current, **entity, "entity_id": current["entity_id"], "parent_id": old["entity_id"]}
+    if isinstance(address.get("street"), str):
+        address["street"] = [address["street"]]
+    doc["billing_address"] = address
+    if {k: v for k, v in old.items() if k != "updated_at"} != doc:
+        store.put("order", old["entity_id"], doc)
+        _emit_order(app, "orders/updated", doc)
+    return respond(address)
 
 
 # -- customers ---------------------------------------------------------------------------------
@@ -1141,6 +1206,12 @@ async def delete_customer(request: Request) -> Response:
     old = _customer(store, request.path_params["customerId"])
     store.delete("customer", old["id"])
     store.delete("customer_email", old["email"].lower())
+    # sales_order.customer_id → customer_entity is ON DELETE SET NULL: the orders stay, as a
+    # customer's orders do in Magento (their own customer_* fields keep what was ordered under).
+    for order in list(store.iter_by_id("order")):
+        if order.get("customer_id") == old["id"]:
+            doc = {k: v for k, v in order.items() if k not in ("updated_at", "customer_id")}
+            store.put("order", order["entity_id"], doc)
     _shop(request).emit("customers/deleted", {"entity_id": old["id"]})
     return respond(True)
 
@@ -1172,6 +1243,7 @@ def routes() -> list[Route]:
         ("orders/create", post_order, ["PUT"]),
         ("orders/{id}", get_order, ["GET"]),
         ("orders/{id}/comments", post_order_comment, ["POST"]),
+        ("orders/{parent_id}", put_order_address, ["PUT"]),
         ("customers/search", search_customers, ["GET"]),
         ("customers", post_customer, ["POST"]),
         ("customers/{customerId}", get_customer, ["GET"]),

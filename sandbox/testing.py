@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -89,3 +91,22 @@ def running(
         thread.join(timeout=10)
         for app in apps.values():
             app.close()
+
+
+def stored_mentions(data_dir: str, name: str, text: str) -> list[tuple[str, Any]]:
+    """``(entity, id)`` of every document of system ``name``'s store that contains ``text`` (without
+    case), read straight from its SQLite file (``running(memory=False, data_dir=...)``): what the
+    system's storage still holds about a person, beyond what its API shows."""
+    path = store_file(data_dir, name)
+    if not os.path.exists(path):
+        raise FileNotFoundError(path)
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute(
+            "SELECT entity, id FROM docs WHERE instr(lower(doc), lower(?)) > 0 OR instr(lower(id), lower(?)) > 0"
+            " ORDER BY entity, id",
+            (text, text),
+        ).fetchall()
+    finally:
+        db.close()
+    return [(entity, ident) for entity, ident in rows]

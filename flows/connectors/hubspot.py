@@ -21,8 +21,9 @@ On the wire (all under ``/crm/v3/objects/contacts``):
   bad record never fails the others. Create: ``POST /batch/create`` of the emails not yet known;
   update: ``POST /batch/update`` by id (or by email);
 - delete: ``DELETE /{id}`` (HubSpot archives the contact; restorable for 90 days);
-- GDPR: ``find_subject`` (batch/read by email, or search) and ``erase_subject``
-  (``POST /gdpr-delete``: the contact is gone for good and its email is blocklisted).
+- GDPR (the ``Connector`` contract): ``find_subject`` (batch/read by email, search by phone),
+  ``erase_subject`` with strategy ``vendor`` (``POST /gdpr-delete``: the contact is gone for good,
+  history included, and its email is blocklisted) and ``export_subject`` (batch/read).
 
 Rate limits: 429 (with or without ``Retry-After``) is retried by the ``HubClient``. Each answer's
 ``X-HubSpot-RateLimit-Remaining`` (the app's 10-second window) and
@@ -46,7 +47,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from flows.choices import SystemRole
-from flows.connectors.base import Capability, Connector, Entity, Field, Page, WriteMode, WriteResult
+from flows.connectors.base import (
+    Capability,
+    Connector,
+    Entity,
+    Field,
+    Page,
+    SubjectEntity,
+    WriteMode,
+    WriteResult,
+)
 from flows.connectors.discovery import guess_personal
 from flows.connectors.errors import AuthError, ConfigError, NotFound, RecordError, TransientError
 from flows.connectors.http import HubClient, decode_json, remote_message
@@ -186,7 +196,18 @@ class HubSpotConnector(Connector):
             Capability.DISCOVER,
             Capability.SUBJECT_LOOKUP,
             Capability.SUBJECT_ERASE,
+            Capability.SUBJECT_EXPORT,
         }
+    )
+    subject_entities = (
+        SubjectEntity(
+            entity="contacts",
+            identifiers={"email": "properties.email", "phone": "properties.phone"},
+            strategy="vendor",
+            strategies=("vendor",),
+            label=gettext_lazy("Contacts"),
+            noun=gettext_lazy("contact"),
+        ),
     )
     parameters = {
         "base_url": forms.URLField(
@@ -352,6 +373,7 @@ class HubSpotConnector(Connector):
                         Capability.DELETE,
                         Capability.SUBJECT_LOOKUP,
                         Capability.SUBJECT_ERASE,
+                        Capability.SUBJECT_EXPORT,
                     }
                 ),
             )
@@ -744,44 +766,44 @@ class HubSpotConnector(Connector):
                 )
         return results
 
-    # --- GDPR (to be lifted into the Connector contract) -------------------------------------
+    # --- GDPR ----------------------------------------------------------------------------------
+    # find_subject and export_subject are the contract's defaults: contacts looked up by e-mail
+    # (batch/read with idProperty=email) or phone (search), exported as fetched (batch/read).
 
-    def find_subject(self, identifiers: dict) -> list[dict]:
-        """The contacts of one data subject (``Capability.SUBJECT_LOOKUP``).
+    def erase_subject(self, entity, record_id, *, strategy, mask=None) -> WriteResult:
+        """Erase one contact for good: strategy ``vendor``, HubSpot's ``POST gdpr-delete``.
 
-        ``identifiers`` maps what is known of the person to values (a text or a list of texts):
-        ``email`` (batch/read by email, case-insensitive), ``id`` / ``hs_object_id`` (batch/read by
-        id) or any other contact property (search, exact match). Every identifier is searched and the
-        contacts found are returned once each, in HubSpot's own record shape; none found → ``[]``.
+        ``record_id`` is the contact's id, or an e-mail (then HubSpot erases the contact with that
+        e-mail and blocklists the address even if no contact has it). HubSpot deletes the contact and
+        its history permanently (unlike ``delete``, which archives it for 90 days) and puts the e-mail
+        on its GDPR blocklist. Answers ``action="erased"``; a contact already gone is ``ok`` with
+        ``action="unchanged"`` (for an e-mail, the address is blocklisted all the same); a refusal is a
+        failed result with HubSpot's message. Archiving (``delete``) is not offered: it is not an
+        erasure.
         """
-        found: dict[str, dict] = {}
-        for name, raw in (identifiers or {}).items():
-            values = raw if isinstance(raw, list | tuple | set) else [raw]
-            for record in self.lookup("contacts", str(name), [str(v) for v in values if v]):
-                found.setdefault(str(record.get("id")), record)
-        return list(found.values())
-
-    def erase_subject(self, record_id) -> WriteResult:
-        """Erase one contact for good (``Capability.SUBJECT_ERASE``): ``POST gdpr-delete``.
-
-        ``record_id`` is the contact's id, or an email (then HubSpot erases the contact with that
-        email and blocklists the address even if no contact has it). HubSpot deletes the contact and
-        its history permanently (unlike ``delete``, which archives) and puts the email on its GDPR
-        blocklist. Answers ``action="erased"``; a contact id HubSpot does not know is
-        ``ok`` with ``action="unchanged"`` (nothing left to erase); a refusal is a failed result.
-        """
-        ident = str(record_id).strip()
+        if strategy != "vendor":
+            return super().erase_subject(entity, record_id, strategy=strategy, mask=mask)
+        refused = self._refuse_strategy(self.subject_entity(entity), strategy)
+        if refused is not None:
+            return refused
+        ident = str(record_id or "").strip()
         body = {"objectId": ident}
+        existed = True
         if "@" in ident:
             body["idProperty"] = "email"
+            existed = bool(self.lookup("contacts", "email", [ident]))
         response = self._call("POST", f"{CONTACTS}/gdpr-delete", json=body)
         if response.status_code in (200, 204):
-            return WriteResult(ok=True, target_id=ident, action="erased")
+            return WriteResult(ok=True, target_id=ident, action="erased" if existed else "unchanged")
         if response.status_code == 404:
             return WriteResult(ok=True, target_id=ident, action="unchanged")
         return WriteResult.failed(
             RecordError(
-                hubspot_message(_body(response)) or remote_message(response),
+                _("HubSpot refused the GDPR deletion (HTTP %(status)s): %(message)s")
+                % {
+                    "status": response.status_code,
+                    "message": hubspot_message(_body(response)) or remote_message(response),
+                },
                 status=response.status_code,
                 remote=_body(response),
             )

@@ -21,6 +21,12 @@ Entities:
   An update is sent as the current customer with the record's keys laid over it, because Magento's
   customer save is a full replace (a missing ``website_id`` or ``group_id`` would be reset).
 
+GDPR (the ``Connector`` contract): customers are found by e-mail or id and deleted; their orders are
+found by ``customer_email`` / ``customer_id`` and kept by default (Art. 17(3)(b)), or masked on request
+(``POST orders`` with the ``entity_id`` and ``PUT orders/{id}`` for the billing address: Magento has no
+order-anonymise endpoint; the shipping address, where the order has one, is saved masked too).
+``export_subject`` is ``fetch``.
+
 Lists use ``searchCriteria`` (page size + current page, sorted by id) and stop on ``total_count``:
 Magento answers a page past the end of orders and customers with the last page again. Incremental reads
 filter ``updated_at`` ``gt`` the bound in Magento's ``YYYY-MM-DD HH:MM:SS`` (UTC); MSI source items
@@ -50,8 +56,10 @@ from flows.connectors.base import (
     Entity,
     Field,
     Page,
+    SubjectEntity,
     WriteMode,
     WriteResult,
+    is_masked,
 )
 from flows.connectors.errors import AuthError, ConfigError, NotFound, RecordError
 from flows.connectors.http import HubClient, decode_json
@@ -73,6 +81,24 @@ LISTS = {
     "customers": ("customers/search", "entity_id"),
 }
 READ_ONLY = ("id", "created_at", "updated_at")
+SUBJECT_CAPABILITIES = frozenset(
+    {Capability.SUBJECT_LOOKUP, Capability.SUBJECT_ERASE, Capability.SUBJECT_EXPORT}
+)
+# An order's customer fields overwritten by the "mask" erasure: the order's own fields go through the
+# order save, ``billing_address.*`` through the order-address save (the spec's required address fields
+# keep a value).
+ORDER_MASK = (
+    ("customer_email", "anonymised@example.invalid"),
+    ("customer_firstname", "Anonymised"),
+    ("customer_lastname", "Anonymised"),
+    ("billing_address.email", "anonymised@example.invalid"),
+    ("billing_address.firstname", "Anonymised"),
+    ("billing_address.lastname", "Anonymised"),
+    ("billing_address.street", ["Anonymised"]),
+    ("billing_address.city", "Anonymised"),
+    ("billing_address.postcode", "00000"),
+    ("billing_address.telephone", "0000000000"),
+)
 SOURCE_ITEM_KEYS = ("sku", "source_code", "quantity", "status", "extension_attributes")
 
 
@@ -274,7 +300,45 @@ class MagentoConnector(Connector):
         "Tokens to be used as standalone Bearer tokens” set to Yes."
     )
     roles = (SystemRole.ECOMMERCE,)
-    capabilities = frozenset({Capability.READ, Capability.WRITE, Capability.DELETE, Capability.DISCOVER})
+    capabilities = frozenset(
+        {
+            Capability.READ,
+            Capability.WRITE,
+            Capability.DELETE,
+            Capability.DISCOVER,
+            Capability.SUBJECT_LOOKUP,
+            Capability.SUBJECT_ERASE,
+            Capability.SUBJECT_EXPORT,
+        }
+    )
+    # GDPR. A customer account is deleted (``DELETE customers/{id}``: Magento removes the account, its
+    # addresses and its wishlist; its orders stay, their customer_id set to NULL). Orders are found by
+    # the customer's e-mail and kept by default under the commercial and tax law exemption. Magento's
+    # REST API has no order-anonymise endpoint, but its order save (``POST orders`` with the order's
+    # ``entity_id``) and order-address save (``PUT orders/{parent_id}``) overwrite the customer's
+    # name and e-mail and the billing address: the "mask" a DPO may choose instead.
+    subject_entities = (
+        SubjectEntity(
+            entity="customers",
+            identifiers={"email": "email", "customer_id": "id"},
+            strategy="delete",
+            strategies=("delete",),
+            label=gettext_lazy("Customer accounts"),
+            noun=gettext_lazy("customer"),
+        ),
+        SubjectEntity(
+            entity="orders",
+            identifiers={"email": "customer_email", "customer_id": "customer_id"},
+            strategy="exempt",
+            strategies=("exempt", "mask"),
+            mask=dict(ORDER_MASK),
+            exemption=gettext_lazy(
+                "Art. 17(3)(b): orders and invoices kept for 10 years under commercial and tax law"
+            ),
+            label=gettext_lazy("Orders"),
+            noun=gettext_lazy("order"),
+        ),
+    )
     parameters = {
         "base_url": forms.URLField(
             label=gettext_lazy("Store URL"),
@@ -493,6 +557,7 @@ class MagentoConnector(Connector):
     def entities(self) -> list[Entity]:
         rw = frozenset({Capability.READ, Capability.WRITE})
         rwd = frozenset({Capability.READ, Capability.WRITE, Capability.DELETE})
+        subject = SUBJECT_CAPABILITIES
         return [
             Entity(
                 key="products",
@@ -518,7 +583,7 @@ class MagentoConnector(Connector):
                 id_field="entity_id",
                 cursor_field="updated_at",
                 natural_keys=("increment_id",),
-                capabilities=rw,
+                capabilities=rw | subject,
             ),
             Entity(
                 key="customers",
@@ -527,7 +592,7 @@ class MagentoConnector(Connector):
                 id_field="id",
                 cursor_field="updated_at",
                 natural_keys=("email",),
-                capabilities=rwd,
+                capabilities=rwd | subject,
             ),
         ]
 
@@ -643,6 +708,8 @@ class MagentoConnector(Connector):
         self._list(entity)
         if entity == "source_items" and field_name == "id":
             return self._source_items_by_id([_str_id(v) for v in values])
+        if (entity, field_name) in (("customers", "id"), ("orders", "entity_id")):
+            return self.fetch(entity, values)  # by id: one GET each, as Magento's own pages do
         emails = field_name in ("email", "customer_email")
         # Magento compares without case (MySQL collation); e-mails are sent lower-cased, as stored.
         values = list(
@@ -893,6 +960,79 @@ class MagentoConnector(Connector):
                 _("Several customers have this e-mail on different websites: give website_id."), status=409
             )
         return (matches[0] if matches else None), None
+
+    # --- GDPR ----------------------------------------------------------------------------------
+
+    def subject_label(self, declared, record_id, record) -> str:
+        if declared.entity == "orders" and record.get("increment_id"):
+            return f"{declared.noun} #{record['increment_id']}"
+        return super().subject_label(declared, record_id, record)
+
+    def erase_subject(self, entity, record_id, *, strategy, mask=None) -> WriteResult:
+        """The contract's erasure; an order's ``mask`` overwrites its customer fields through Magento's
+        order save and order-address save (see ``subject_entities``)."""
+        if entity == "orders" and strategy == "mask":
+            refused = self._refuse_strategy(self.subject_entity(entity), strategy)
+            if refused is not None:
+                return refused
+            values = self.subject_entity(entity).mask if mask is None else mask
+            return self._mask_order(_str_id(record_id), values)
+        return super().erase_subject(entity, record_id, strategy=strategy, mask=mask)
+
+    def _mask_order(self, order_id: str, values: dict) -> WriteResult:
+        address = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("billing_address.")}
+        own = {k: v for k, v in values.items() if "." not in k}
+        other = [k for k in values if "." in k and not k.startswith("billing_address.")]
+        if other or not values:
+            return WriteResult.failed(
+                RecordError(
+                    _("An order is masked on its own fields and billing_address.* only, not %(fields)s.")
+                    % {"fields": ", ".join(other) or "—"},
+                    reason="config",
+                )
+            )
+        current = self.fetch("orders", [order_id]) if order_id.isdigit() else []
+        if not current:
+            return WriteResult(ok=True, target_id=order_id, action="unchanged")
+        order = current[0]
+        # Magento keeps the shipping address apart (an order address of type "shipping", shown under
+        # extension_attributes.shipping_assignments): masked like the billing address.
+        shipping = [
+            (assignment.get("shipping") or {}).get("address")
+            for assignment in (order.get("extension_attributes") or {}).get("shipping_assignments") or []
+            if isinstance(assignment, dict)
+        ]
+        shipping = [a for a in shipping if isinstance(a, dict) and a.get("entity_id")]
+        if is_masked(order, values) and all(is_masked(a, address) for a in shipping):
+            return WriteResult(ok=True, target_id=order_id, action="unchanged")
+        if own:
+            # Magento's order repository save: the order's own fields given are overwritten. The spec
+            # requires the totals, the e-mail and the items in every save: the order's own totals, and
+            # no items (an existing order's items are not saved again).
+            entity = {
+                "entity_id": int(order_id),
+                "base_grand_total": order.get("base_grand_total"),
+                "grand_total": order.get("grand_total"),
+                "customer_email": order.get("customer_email"),
+                "items": [],
+                **own,
+            }
+            response = self._call("POST", "orders", json={"entity": entity})
+            if response.status_code >= 400:
+                return WriteResult.failed(_record_error(response))
+            decode_json(response)
+        billing = order.get("billing_address")
+        addresses = [("billing", billing)] if isinstance(billing, dict) else []
+        addresses += [
+            ("shipping", a) for a in shipping if a.get("entity_id") != (billing or {}).get("entity_id")
+        ]
+        for kind, current_address in addresses if address else []:
+            body = {**current_address, **address, "parent_id": int(order_id), "address_type": kind}
+            response = self._call("PUT", f"orders/{order_id}", json={"entity": body})
+            if response.status_code >= 400:
+                return WriteResult.failed(_record_error(response))
+            decode_json(response)
+        return WriteResult(ok=True, target_id=order_id, action="masked")
 
     def delete(self, entity, ids):
         """``DELETE products/{sku}`` or ``customers/{id}``; a record already gone counts as deleted."""

@@ -22,6 +22,11 @@ On the wire:
   when it fails on a record-level error the records are created one by one, so one bad record gives
   one failed result); updates are ``write([id], vals)`` per record (Odoo has no batch write with
   different values). Upserts look the natural keys up first (one ``search_read`` per batch).
+- GDPR (the ``Connector`` contract): ``find_subject`` looks partners up by e-mail (``=ilike``) or
+  phone and sale orders by their partner's e-mail; ``erase_subject`` anonymises a partner by default
+  (``write`` of ``PARTNER_MASK``: Odoo keeps partners its invoices and orders point to, and refuses
+  to unlink them) and keeps sale orders (exempt: they point to the anonymised partner);
+  ``export_subject`` is ``fetch``.
 - Deletes: ``search`` for the ids that still exist, then ``unlink`` of them in one call (atomic; on a
   record-level error one by one). An id already gone counts as deleted.
 
@@ -56,7 +61,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from flows.choices import SystemRole
-from flows.connectors.base import Capability, Connector, Entity, Field, Page, WriteMode, WriteResult
+from flows.connectors.base import (
+    Capability,
+    Connector,
+    Entity,
+    Field,
+    Page,
+    SubjectEntity,
+    WriteMode,
+    WriteResult,
+)
 from flows.connectors.errors import (
     AuthError,
     ConfigError,
@@ -304,8 +318,23 @@ LINE_FIELDS = (
     "price_unit", "discount", "tax_id", "tax_rate", "price_subtotal", "price_tax", "price_total",
 )  # fmt: skip
 LINE_COMPUTED = {"price_subtotal", "price_tax", "price_total", "order_id"}
+# A partner's personal fields overwritten by a GDPR erasure (strategy "mask"); ``False`` is Odoo's empty.
+PARTNER_MASK = (
+    ("name", "Anonymised"),
+    ("email", False),
+    ("phone", False),
+    ("mobile", False),
+    ("street", False),
+    ("street2", False),
+    ("city", False),
+    ("zip", False),
+    ("country_id", False),
+    ("vat", False),
+)
 READ_WRITE = frozenset({Capability.READ, Capability.WRITE})
 READ_WRITE_DELETE = frozenset({Capability.READ, Capability.WRITE, Capability.DELETE})
+# The entities persons are found in (``subject_entities``).
+SUBJECT = frozenset({Capability.SUBJECT_LOOKUP, Capability.SUBJECT_ERASE, Capability.SUBJECT_EXPORT})
 
 
 def _f(name, type_="string", label="", personal="", required=False) -> Field:
@@ -381,7 +410,7 @@ ENTITIES = (
         natural_keys=("email",),
         reference_field="ref",
         tombstone=("active", False),
-        capabilities=READ_WRITE_DELETE,
+        capabilities=READ_WRITE_DELETE | SUBJECT,
     ),
     Entity(
         key="sale_orders",
@@ -404,7 +433,7 @@ ENTITIES = (
         id_field="id",
         cursor_field="write_date",
         natural_keys=("client_order_ref",),
-        capabilities=READ_WRITE_DELETE,
+        capabilities=READ_WRITE_DELETE | SUBJECT,
     ),
 )
 
@@ -450,7 +479,52 @@ class OdooConnector(Connector):
         "Security → New API Key and paste it as the password."
     )
     roles = (SystemRole.ERP,)
-    capabilities = frozenset({Capability.READ, Capability.WRITE, Capability.DELETE, Capability.DISCOVER})
+    capabilities = frozenset(
+        {
+            Capability.READ,
+            Capability.WRITE,
+            Capability.DELETE,
+            Capability.DISCOVER,
+            Capability.SUBJECT_LOOKUP,
+            Capability.SUBJECT_ERASE,
+            Capability.SUBJECT_EXPORT,
+        }
+    )
+    # GDPR. Odoo keeps a customer's partner for its invoices and journal entries (a partner a sale
+    # order or an invoice points to cannot even be unlinked: ``ondelete="restrict"``), so a partner is
+    # anonymised in place with ``write``: afterwards no search by the old e-mail or phone finds it and
+    # it holds no personal value. (Odoo's own chatter / tracking values on the partner are out of
+    # reach of the external API: a note for the DPO's register.) Sale orders hold no personal value
+    # of their own: they point to the partner, so they are anonymised through it and kept. A delivery
+    # or invoice address kept as a child contact is its own partner: found and anonymised alike when it
+    # carries the person's e-mail or phone.
+    subject_entities = (
+        SubjectEntity(
+            entity="partners",
+            identifiers={"email": "email", "phone": "phone"},
+            strategy="mask",
+            strategies=("mask", "delete"),
+            mask=dict(PARTNER_MASK),
+            exemption=gettext_lazy(
+                "Art. 17(3)(b): invoices and accounting entries kept (tax law); the partner is "
+                "anonymised instead of deleted"
+            ),
+            label=gettext_lazy("Contacts (res.partner)"),
+            noun=gettext_lazy("partner"),
+        ),
+        SubjectEntity(
+            entity="sale_orders",
+            identifiers={"email": "partner_email"},
+            strategy="exempt",
+            strategies=("exempt",),
+            exemption=gettext_lazy(
+                "Art. 17(3)(b): sales orders kept for 10 years under commercial and tax law; they hold "
+                "no personal value of their own and point to the partner, which is anonymised"
+            ),
+            label=gettext_lazy("Sales orders (sale.order)"),
+            noun=gettext_lazy("sale order"),
+        ),
+    )
     parameters = {
         "base_url": forms.URLField(
             label=gettext_lazy("Odoo URL"),
@@ -1195,6 +1269,22 @@ class OdooConnector(Connector):
                 for index, i in to_delete:
                     results[index] = WriteResult(ok=True, target_id=str(i), action="deleted")
         return results  # type: ignore[return-value]
+
+    # --- GDPR ----------------------------------------------------------------------------------
+
+    def erase_subject(self, entity, record_id, *, strategy, mask=None) -> WriteResult:
+        """The contract's erasure; a mask only writes the fields this server's model has (``vat``
+        comes with the accounting apps, for instance)."""
+        if strategy == "mask" and entity in SPECS:
+            try:
+                declared = self.subject_entity(entity)
+            except NotFound:
+                declared = None
+            if declared is not None:
+                info = self._fields(self._spec(entity).model)
+                values = declared.mask if mask is None else mask
+                mask = {k: v for k, v in values.items() if k.split(".")[0] in info}
+        return super().erase_subject(entity, record_id, strategy=strategy, mask=mask)
 
     def _unlink_one(self, model: str, record_id: int) -> WriteResult:
         try:

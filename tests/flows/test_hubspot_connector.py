@@ -74,7 +74,11 @@ def test_registered_with_its_form_and_capabilities():
     assert cls is HubSpotConnector
     assert {"base_url", "properties"} <= set(cls.parameters)
     assert cls.sensitive_parameters == ("access_token",)
-    assert {Capability.SUBJECT_LOOKUP, Capability.SUBJECT_ERASE} <= cls.capabilities
+    assert {
+        Capability.SUBJECT_LOOKUP,
+        Capability.SUBJECT_ERASE,
+        Capability.SUBJECT_EXPORT,
+    } <= cls.capabilities
     assert cls.clean_parameters({"properties": "email, firstname"}, {"access_token": "pat-x"}) == {}
     errors = cls.clean_parameters({"properties": "email, First Name"}, {})
     assert set(errors) == {"access_token", "properties"} and "First Name" in errors["properties"]
@@ -296,17 +300,29 @@ def test_delete_archives(crm):
 def test_gdpr_find_and_erase_subject(crm):
     conn = connector(crm)
     email = CONTACTS[3]["email"]
-    (subject,) = conn.find_subject({"email": email})
-    assert subject["properties"]["email"] == email
-    assert conn.find_subject({"email": [email], "id": subject["id"]}) == [subject]
+    (subject,) = conn.find_subject({"email": [email.upper()]})
+    assert (subject.entity, subject.label) == ("contacts", f"contact #{subject.id}")
+    assert subject.data["properties"]["email"] == email
+    by_phone = conn.find_subject({"phone": CONTACTS[3]["phone"], "email": [email]})
+    assert [r.id for r in by_phone] == [subject.id]  # found by both, listed once
     assert conn.find_subject({"email": "nobody@example.org"}) == []
-    erased = conn.erase_subject(subject["id"])
-    assert erased.ok and erased.action == "erased" and erased.target_id == subject["id"]
+    assert conn.export_subject("contacts", subject.id)["properties"]["email"] == email
+    erased = conn.erase_subject("contacts", subject.id, strategy="vendor")
+    assert erased.ok and erased.action == "erased" and erased.target_id == subject.id
     assert conn.find_subject({"email": email}) == []
-    assert conn.fetch("contacts", [subject["id"]]) == []
-    again = conn.erase_subject(subject["id"])
+    assert conn.fetch("contacts", [subject.id]) == []
+    again = conn.erase_subject("contacts", subject.id, strategy="vendor")
     assert again.ok and again.action == "unchanged"
-    assert conn.erase_subject("someone.else@example.org").ok  # HubSpot blocklists it all the same
+    # by e-mail: HubSpot blocklists the address even when no contact has it
+    other = CONTACTS[4]["email"]
+    assert conn.erase_subject("contacts", other, strategy="vendor").action == "erased"
+    assert conn.find_subject({"email": other}) == []
+    unknown = conn.erase_subject("contacts", "someone.else@example.org", strategy="vendor")
+    assert unknown.ok and unknown.action == "unchanged"
+    # archiving is no erasure: not offered
+    archive = conn.erase_subject("contacts", CONTACTS[5]["email"], strategy="delete")
+    assert not archive.ok and "not a way" in archive.error.message
+    assert conn.find_subject({"email": CONTACTS[5]["email"]})
 
 
 # --- rate limits, faults, budget ----------------------------------------------------------------
@@ -364,8 +380,10 @@ def test_malformed_json_is_a_transient_error(crm):
 
 def test_erase_subject_is_reported_when_refused(crm):
     conn = connector(crm)
-    result = conn.erase_subject("")
-    assert not result.ok and "objectId" in result.error.message
+    result = conn.erase_subject("contacts", "", strategy="vendor")
+    assert not result.ok and isinstance(result.error, RecordError)
+    assert "HubSpot refused the GDPR deletion (HTTP 400)" in result.error.message
+    assert "objectId" in result.error.message
 
 
 @pytest.mark.django_db(transaction=True)

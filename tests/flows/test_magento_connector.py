@@ -581,6 +581,12 @@ def test_every_request_of_a_full_cycle_conforms_to_the_magento_spec(shop, openap
     conn.lookup("customers", "email", ["spec.check@example.com"])
     conn.delete("products", [products[2]["sku"]])
     conn.delete("customers", ["4"])
+    # GDPR: a subject found by e-mail and id, an account erased, an order masked
+    email = dataset(42).customers[6]["email"]
+    found = conn.find_subject({"email": [email], "customer_id": ["7"]})
+    assert {r.entity for r in found} >= {"customers"}
+    assert conn.erase_subject("customers", "7", strategy="delete").action == "erased"
+    assert conn.erase_subject("orders", "2", strategy="mask").action == "masked"
 
     operations = set()
     for request in recorder.requests:

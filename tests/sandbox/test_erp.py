@@ -161,3 +161,24 @@ def test_batch_create_is_atomic(erp_url):
     assert odoo.execute("stock.quant", "read", [quant], fields=["quantity", "product_id"])[0][
         "product_id"
     ] == [ids[0], "[NEW-A] Lampe A"]
+
+
+def test_a_partner_with_sale_orders_is_not_unlinked_but_can_be_anonymised(erp_url):
+    reset(erp_url)
+    odoo = Odoo(erp_url)
+    (order,) = odoo.execute("sale.order", "search_read", [["id", "=", 1]], fields=["partner_id"])
+    partner_id = order["partner_id"][0]
+    refused = odoo.execute_raw("res.partner", "unlink", [partner_id])
+    assert refused["error"]["data"]["name"] == "odoo.exceptions.ValidationError"
+    message = refused["error"]["data"]["message"]
+    assert "another model requires the record being deleted" in message and "sale.order" in message
+    assert odoo.execute("res.partner", "search_count", [["id", "=", partner_id]]) == 1
+    (before,) = odoo.execute("res.partner", "read", [partner_id], fields=["email"])
+    blank = dict.fromkeys(
+        ("email", "phone", "mobile", "street", "street2", "city", "zip", "country_id"), False
+    )
+    assert odoo.execute("res.partner", "write", [partner_id], {"name": "Anonymised", **blank}) is True
+    assert odoo.execute("res.partner", "search", [["email", "=ilike", before["email"]]]) == []
+    (order,) = odoo.execute("sale.order", "read", [1], fields=["partner_id"])
+    assert order["partner_id"] == [partner_id, "Anonymised"]
+    reset(erp_url)
