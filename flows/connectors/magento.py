@@ -329,8 +329,11 @@ class MagentoConnector(Connector):
         SubjectEntity(
             entity="orders",
             identifiers={"email": "customer_email", "customer_id": "customer_id"},
-            strategy="exempt",
-            strategies=("exempt", "mask"),
+            # The order stays (commercial and tax law: Art. 17(3)(b)); the buyer's name, e-mail and
+            # addresses on it are masked, the ERP's invoice being the accounting record. "exempt" keeps
+            # the order as it is, for a merchant whose shop orders are that record.
+            strategy="mask",
+            strategies=("mask", "exempt"),
             mask=dict(ORDER_MASK),
             exemption=gettext_lazy(
                 "Art. 17(3)(b): orders and invoices kept for 10 years under commercial and tax law"
