@@ -20,6 +20,7 @@ from flows.engine import health
 from flows.engine.paths import PathError, parse_path
 from flows.models import HealthScan, System
 from flows.services import mask_value
+from integration_hub import personal as personal_audit
 from integration_hub import realtime
 from integration_hub.permissions import can_see_personal_data
 
@@ -230,6 +231,7 @@ def personal_paths(system: System, entity: str) -> set[str]:
 
 def _masker(scan: HealthScan, user):
     if can_see_personal_data(user):
+        personal_audit.shown_unmasked(user, [scan], what=_("data-health scan: example values"))
         return lambda path, value: value
     personal = personal_paths(scan.system, scan.entity)
 

@@ -166,6 +166,12 @@ def enable_demo_flows(author=None) -> list:
     from flows import designer
 
     waiting = set(waiting_demo_flows())
+    # The flows that move personal data need an approved register entry first (privacy by design).
+    from gdpr.register_demo import ensure_demo_register
+
+    ensure_demo_register(
+        {key: flow for key in DEMO_FLOWS if (flow := demo_flow(key)) is not None and _untouched(flow)}, author
+    )
     enabled = []
     for key in DEMO_FLOWS:
         flow = demo_flow(key)

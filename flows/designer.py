@@ -515,7 +515,8 @@ def save_flow(
     """Validate ``data`` and write it to ``flow`` (a new one when None), then freeze a new version when
     the definition changed. Raises ``DefinitionError`` with every problem; nothing is saved then.
 
-    An enabled flow must pass its flow tests; ``override`` (a reason, audited) enables it anyway.
+    An enabled flow must pass its flow tests; ``override`` (a reason, audited) enables it anyway. A flow
+    that maps personal data must also be covered by the GDPR register (``flows.privacy``): no override.
     """
     if flow is not None and flow.pk and "tests" not in data:
         data = {**data, "tests": copy.deepcopy(flow.tests)}  # the designer form does not carry them
@@ -549,6 +550,11 @@ def save_flow(
                 % {"names": ", ".join(f"“{o.name}”" for o in failed)}
             }
         )
+    from flows import privacy
+
+    problem = privacy.enable_problem(data, flow)
+    if problem:
+        raise DefinitionError({"enabled": problem})
     flow = flow or Flow()
     was_enabled = bool(flow.pk and flow.enabled)
     for name in SCALAR_FIELDS:

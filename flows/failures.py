@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 from flows import designer, sync
 from flows.models import FailedRecord, Flow, Run
 from flows.services import mask_record
-from integration_hub import audit
+from integration_hub import audit, personal
 from integration_hub.models.audit import AuditAction
 from integration_hub.permissions import can_see_personal_data, restrict
 from integration_hub.redact import mask_message
@@ -195,19 +195,38 @@ class Presenter:
     """Shows failed records to one user: masked unless they hold the personal-data right."""
 
     def __init__(self, user):
+        self.user = user
         self.allowed = user is not None and can_see_personal_data(user)
         self._paths: dict[int, tuple[set[str], set[str]]] = {}
+        self._audited: set[tuple] = set()
 
     def paths(self, flow: Flow):
         if flow.pk not in self._paths:
             self._paths[flow.pk] = personal_paths(flow)
         return self._paths[flow.pk]
 
-    def message(self, record: FailedRecord) -> str:
-        return record.message if self.allowed else mask_message(record.message)
+    def _shown(self, obj, what) -> None:
+        """Audit a display in clear (``integration_hub.personal``), once per object and kind."""
+        key = (type(obj).__name__, obj.pk, str(what))
+        if key not in self._audited:
+            self._audited.add(key)
+            personal.shown_unmasked(self.user, [obj], what=what)
 
-    def text(self, message: str) -> str:
-        return message if self.allowed else mask_message(message)
+    def message(self, record: FailedRecord) -> str:
+        if not self.allowed:
+            return mask_message(record.message)
+        if record.message and mask_message(record.message) != record.message:  # it holds personal data
+            self._shown(record, _("failed record message"))
+        return record.message
+
+    def text(self, message: str, about=None) -> str:
+        """A message not tied to one record (a group's latest); ``about`` is what the audit log names
+        when it is shown in clear with personal data in it."""
+        if not self.allowed:
+            return mask_message(message)
+        if about is not None and message and mask_message(message) != message:
+            self._shown(about, _("error message"))
+        return message
 
     def payload(self, record: FailedRecord) -> dict:
         try:
@@ -215,6 +234,8 @@ class Presenter:
         except Exception:  # a key rotated away: say so rather than break the page
             return {"error": _("The payload cannot be decrypted with the current keys.")}
         if self.allowed:
+            if payload:
+                self._shown(record, _("failed record payload"))
             return payload
         source_paths, target_paths = self.paths(record.flow)
         return {

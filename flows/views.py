@@ -985,6 +985,15 @@ def preview_payload(user, data: dict) -> dict:
         error = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
     except ConnectorError as exc:
         error = _("The source could not be read: %(e)s") % {"e": exc.message}
+    if allowed and items:
+        from integration_hub import personal
+
+        personal.shown_unmasked(
+            user,
+            [System.objects.filter(slug=data.get("source_system")).first()],
+            what=_("dry run of flow “%(flow)s”: %(n)s live records")
+            % {"flow": data.get("name") or "?", "n": len(items)},
+        )
     if not allowed:
         for item in items:
             item.source = mask_record(item.source)

@@ -26,7 +26,9 @@ MENU = (
     ),  # groups follow their flow
     NavItem(_("Alerts"), "monitoring:alertrule_list", "bell", "alerts", model="monitoring.AlertRule"),
     NavItem(_("Flow map"), "map_pending", "map", "map"),
-    NavItem(_("GDPR"), "gdpr_pending", "shield-lock", "gdpr"),
+    NavItem(
+        _("GDPR"), "gdpr:index", "shield-lock", "gdpr", permission="gdpr.view_processingactivity"
+    ),  # a role's permission (DPO, integration admins): no query per page, unlike an object-grant check
     NavItem(
         _("Audit"),
         "integration_hub:auditentry_list",

@@ -66,5 +66,6 @@ def can_manage_access(user) -> bool:
 
 
 def can_see_personal_data(user) -> bool:
-    """Personal values are masked for everyone else (previews, triage, logs)."""
+    """Personal values are masked for everyone else (previews, triage, logs). A display in clear is
+    written to the audit log through ``integration_hub.personal.shown_unmasked``."""
     return bool(user.is_active and user.has_perm("integration_hub.view_personal_data"))

@@ -1,7 +1,7 @@
 """The seeded roles and the global permissions each one holds.
 
 A role is a Django group. ``ensure_roles`` creates missing roles and adds the permissions their
-policy names; it never removes a permission an admin added by hand. It runs from the data migration
+policy names; it never removes a permission an admin added by hand, only those the policy excludes. It runs from the data migration
 that seeds the roles and again after every ``migrate``, so models added later join the roles too.
 """
 
@@ -31,6 +31,13 @@ ROLE_POLICIES: dict[str, dict] = {
             "auth.view_group",
             "django_q.view_task",
             "django_q.view_schedule",
+        ],
+        # The register is theirs to read; data-subject requests (who asked to be erased) are not.
+        "exclude": [
+            "gdpr.view_datasubjectrequest",
+            "gdpr.view_requesttask",
+            "gdpr.view_suppressedsubject",
+            "gdpr.view_evidencepack",
         ],
     },
     SUPPORT: {
@@ -90,6 +97,13 @@ def ensure_roles(apps=None) -> None:
     for name, policy in ROLE_POLICIES.items():
         group, _ = group_model.objects.get_or_create(name=name)
         wanted = set(policy_permissions(permission_model, policy["grants"]).values_list("pk", flat=True))
+        # What a policy excludes is taken away even if an earlier version of the policy granted it.
+        excluded = set(
+            policy_permissions(permission_model, policy.get("exclude", [])).values_list("pk", flat=True)
+        )
+        wanted -= excluded
         missing = wanted - set(group.permissions.values_list("pk", flat=True))
         if missing:
             group.permissions.add(*missing)
+        if excluded:
+            group.permissions.remove(*excluded)

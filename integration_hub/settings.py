@@ -371,7 +371,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
-    "ENUM_NAME_OVERRIDES": {"HealthStatusEnum": "flows.choices.HealthStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "HealthStatusEnum": "flows.choices.HealthStatus",
+        "LegalBasisEnum": "gdpr.models.choices.LegalBasis",  # an entry's and a purpose's legal basis
+        "RequestChannelEnum": "gdpr.models.choices.RequestChannel",  # vs. an alert rule's channels
+        "RequestKindEnum": "gdpr.models.choices.RequestKind",
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------------------------

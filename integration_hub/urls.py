@@ -56,6 +56,7 @@ api_patterns = [
     path("", include("integration_hub.api.urls")),
     path("", include("monitoring.alert_api")),
     path("", include("monitoring.triage_api_urls")),
+    path("gdpr/", include("gdpr.api.urls")),
     path("trace/", TraceAPIView.as_view(), name="api-trace"),
 ]
 
@@ -75,5 +76,5 @@ urlpatterns = [
     path("", include("flows.urls")),
     path("hooks/", include(flows_urls.hook_patterns)),
     path("map/", placeholders.SectionPendingView.as_view(section="map"), name="map_pending"),
-    path("gdpr/", placeholders.SectionPendingView.as_view(section="gdpr"), name="gdpr_pending"),
+    path("gdpr/", include("gdpr.urls")),
 ]

@@ -364,6 +364,16 @@ def _suppressed_keys() -> set[str]:
     return keys
 
 
+# Scope keys of other apps ("breach:12"): kind → model whose row ``pk`` the key names.
+_scope_models: dict[str, type] = {}
+
+
+def register_scope_kind(kind: str, model) -> None:
+    """Let another app's conditions name their own objects as scope keys (``"<kind>:<pk>"``): alerts
+    then show the object (its ``str``) and link to its page."""
+    _scope_models[kind] = model
+
+
 def scope_label(key: str) -> str:
     kind, _sep, pk = key.partition(":")
     model = {"flow": Flow, "system": System}.get(kind)
@@ -371,6 +381,10 @@ def scope_label(key: str) -> str:
         obj = model.objects.filter(pk=pk).only("name").first()
         if obj is not None:
             return f"{model._meta.verbose_name.capitalize()} {obj.name}"
+    if kind in _scope_models and pk.isdigit():
+        obj = _scope_models[kind]._default_manager.filter(pk=pk).first()
+        if obj is not None:
+            return f"{str(obj._meta.verbose_name).capitalize()} {obj}"
     if key == "queue":
         return _("Task queue")
     return key
@@ -378,9 +392,9 @@ def scope_label(key: str) -> str:
 
 def scope_url(key: str) -> str:
     kind, _sep, pk = key.partition(":")
-    model = {"flow": Flow, "system": System}.get(kind)
+    model = {"flow": Flow, "system": System, **_scope_models}.get(kind)
     if model is not None and pk.isdigit():
-        obj = model.objects.filter(pk=pk).first()
+        obj = model._default_manager.filter(pk=pk).first()
         if obj is not None:
             return obj.get_absolute_url()
     return ""

@@ -35,6 +35,7 @@ from flows.lookup import lookup_key
 from flows.models import FailedRecord, Flow, Run, System
 from flows.models.runs import FINISHED
 from flows.services import mask_record
+from integration_hub import personal
 from integration_hub.permissions import restrict
 
 MAX_RECORDS = 10  # records shown for one search (each followed across systems)
@@ -140,12 +141,18 @@ def trace(query: str, user) -> TraceResult:
 
 
 def _present(traced: TracedRecord, presenter: Presenter) -> None:
+    shown_in_clear = []
     for link in traced.history.links:
         values = link.values
-        if values and not presenter.allowed and link.flow is not None:
-            _source, target_paths = presenter.paths(link.flow)
+        if values and not presenter.allowed:
+            # A link whose flow was deleted keeps its values: masked by their keys' look alone.
+            target_paths = presenter.paths(link.flow)[1] if link.flow is not None else set()
             values = mask_record(values, target_paths)
+        elif values:
+            shown_in_clear.append(link)
         traced.values[link.pk] = link.shown_values = values
+    if shown_in_clear:
+        personal.shown_unmasked(presenter.user, shown_in_clear, what=_("trace: values last written"))
     for failure in traced.history.failures:
         traced.messages[failure.pk] = failure.shown_message = presenter.message(failure)
 

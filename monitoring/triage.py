@@ -172,7 +172,7 @@ def build_title(flow: Flow, stage: str, count: int, message: str) -> str:
 def present(group: ErrorGroup, presenter: failures.Presenter) -> dict:
     """What the inbox shows of one group to one user: the title with the current open count, and the
     remote message underneath (masked unless the user holds the personal-data right)."""
-    message = presenter.text(getattr(group, "latest_message", None) or group.message)
+    message = presenter.text(getattr(group, "latest_message", None) or group.message, about=group)
     count = getattr(group, "records_open", None) or getattr(group, "records_total", None) or group.count
     return {"title": build_title(group.flow, group.stage, count, message), "message": message}
 

@@ -74,3 +74,42 @@ class FlowFactory(factory.django.DjangoModelFactory):
     source_entity = "products"
     target_system = factory.SubFactory(SystemFactory)
     target_entity = "products"
+
+
+def approved_activity_for(*flows, reference: str | None = None):
+    """An approved GDPR register entry covering ``flows`` (every data category their personal fields
+    carry, every transfer they make declared), so the privacy-by-design gate lets them be enabled."""
+    from gdpr import register
+    from gdpr.models import ControllerProfile, DataCategory, ProcessingActivity, Purpose, SubjectCategory
+    from gdpr.taxonomy import ensure_taxonomy
+
+    ensure_taxonomy()
+    profile = ControllerProfile.load()
+    if not register.controller_filled(profile):
+        profile.legal_name, profile.address, profile.dpo_email = (
+            "Test SAS",
+            "1 test street",
+            "dpo@example.test",
+        )
+        profile.save()
+    activity = ProcessingActivity.objects.create(
+        reference=reference or register.next_reference(),
+        name="Test processing",
+        legal_basis="contract",
+        retention={"identity": "3 years"},
+        security_measures={"access_control": "roles"},
+        recipients=[{"name": "Sales", "kind": "internal"}],
+    )
+    activity.purposes.set(Purpose.objects.filter(key="customer_service"))
+    activity.subject_categories.set(SubjectCategory.objects.filter(key="customers"))
+    activity.flows.add(*flows)
+    facts = register.derived(activity)
+    keys = [c["key"] for c in facts["categories"]] or ["identity"]
+    activity.data_categories.set(DataCategory.objects.filter(key__in=keys))
+    activity.transfers = [
+        {"country": t["country"], "safeguard": t["safeguard"] or "scc", "document": t["document"]}
+        for t in facts["transfers"]
+    ]
+    activity.save()
+    register.submit_activity(activity)
+    return register.approve_activity(activity, None)

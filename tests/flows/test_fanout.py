@@ -12,6 +12,7 @@ from flows.demo import ensure_demo_systems
 from flows.models import RecordLink, Run, RunStatus
 from flows.schedules import GROUP_PREFIX, schedule_name
 from sandbox.testing import running
+from tests.factories import approved_activity_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -29,6 +30,7 @@ def systems(sandbox):
 
 def two_flows_on_the_shop_customers():
     to_crm = blueprints.create_from_blueprint("customers")
+    approved_activity_for(to_crm)  # both map personal data: the GDPR register must cover them
     data = designer.definition_of(to_crm)
     data["enabled"] = True
     to_crm = designer.save_flow(data, flow=to_crm)
@@ -46,7 +48,9 @@ def two_flows_on_the_shop_customers():
             {"target": "name", "source": "lastname", "transforms": [{"op": "trim"}], "personal": "name"},
         ],
     )
-    return to_crm, designer.save_flow(data)
+    to_erp = designer.save_flow({**data, "enabled": False})
+    approved_activity_for(to_erp)
+    return to_crm, designer.save_flow(data, flow=to_erp)
 
 
 def shop_requests(url) -> int:

@@ -15,7 +15,7 @@ from flows.models import Flow
 from integration_hub.models import AuditEntry
 from integration_hub.roles import INTEGRATION_ADMIN, VIEWER
 from sandbox.testing import running
-from tests.factories import UserFactory
+from tests.factories import UserFactory, approved_activity_for
 
 pytestmark = pytest.mark.django_db
 
@@ -132,6 +132,7 @@ def test_enabling_with_a_failing_test_needs_a_reason_which_is_audited(systems):
     admin = UserFactory(roles=[INTEGRATION_ADMIN])
     failing = {**sent_test("stale"), "record": {"properties": {"firstname": "OLD"}}}
     flow = designer.save_flow(definition(tests=[failing]), author=admin)
+    approved_activity_for(flow)  # it maps an e-mail: the GDPR register must cover it
     with pytest.raises(designer.DefinitionError) as refused:
         designer.save_flow({**designer.definition_of(flow), "enabled": True}, flow=flow, author=admin)
     assert "stale" in refused.value.errors["enabled"]
@@ -218,6 +219,7 @@ def test_console_toggle_and_api_take_an_override_reason(systems):
     admin = UserFactory(roles=[INTEGRATION_ADMIN])
     failing = {**sent_test("stale"), "record": {"properties": {"firstname": "OLD"}}}
     flow = designer.save_flow(definition(tests=[failing]), author=admin)
+    approved_activity_for(flow)
     client = Client()
     client.force_login(admin)
     page = client.get(flow.get_absolute_url()).content.decode()
@@ -233,6 +235,7 @@ def test_console_toggle_and_api_take_an_override_reason(systems):
     api = APIClient()
     api.force_login(admin)
     other = designer.save_flow(definition(name="Other", tests=[failing]), author=admin)
+    approved_activity_for(other)
     detail = reverse("flows-api:flow-detail", args=[other.pk])
     refused = api.patch(detail, {"enabled": True}, format="json")
     assert refused.status_code == 400 and "enabled" in refused.json()
@@ -297,7 +300,11 @@ def test_pausing_is_never_refused_and_failing_tests_can_be_fixed_one_at_a_time(s
         {**sent_test("a"), "record": {"properties": {"firstname": "OLD"}}},
         {**sent_test("b"), "record": {"properties": {"firstname": "OLD"}}},
     ]
-    flow = designer.save_flow(definition(tests=stale, enabled=True), author=admin, override="known")
+    flow = designer.save_flow(definition(tests=stale), author=admin)
+    approved_activity_for(flow)
+    flow = designer.save_flow(
+        definition(tests=stale, enabled=True), flow=flow, author=admin, override="known"
+    )
     client = Client()
     client.force_login(admin)
     url = reverse("flows:flow_tests", args=[flow.pk])

@@ -89,7 +89,8 @@ def test_secrets_are_encrypted_and_never_shown_logged_or_audited(api_server, cap
     ):
         assert SECRET not in api.get(url_).content.decode(), url_
     assert SECRET not in caplog.text
-    assert "bearer" in json.dumps(AuditEntry.objects.get(action="create").after)
+    created = AuditEntry.objects.get(action="create", object_id=str(system.pk), object_repr=str(system))
+    assert "bearer" in json.dumps(created.after)
 
 
 def test_edit_keeps_a_secret_left_empty_and_clears_on_request(api_server):

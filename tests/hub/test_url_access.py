@@ -9,9 +9,21 @@ from django.contrib.auth import get_user_model
 from django.core import serializers
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from flows.models import FailedRecord, FlowVersion, HealthScan, RecordLink, Run
+from gdpr import retention
+from gdpr.models import (
+    ActivitySnapshot,
+    Breach,
+    DataCategory,
+    DataSubjectRequest,
+    ProcessingActivity,
+    Purpose,
+    RetentionRule,
+    SuppressedSubject,
+)
 from integration_hub import services
 from integration_hub.models import AuditEntry
 from integration_hub.roles import VIEWER
@@ -30,6 +42,8 @@ PUBLIC_URL_NAMES = {
     "readyz",
     "monitoring:metrics",  # Prometheus: HUB_METRICS_TOKEN as a bearer token (404 when not set)
     "hooks:receive",  # inbound webhooks: the token in the address and the HMAC signature authenticate
+    "gdpr:request_intake",  # a person files a data-subject request (CSRF, honeypot, rate limit by address)
+    "gdpr:request_intake_verify",  # …and confirms it with the code e-mailed to them (signed token)
 }
 
 # What a Viewer may change: only their own session, password, language and API tokens, and the
@@ -167,7 +181,25 @@ def objects(db):
     rule = AlertRule.objects.create(name="Failed runs", condition="run_failed")
     alert = Alert.objects.create(rule=rule, scope_key=f"flow:{flow.pk}", summary="x")
     entry = AuditEntry.objects.first()
+    breach = Breach.objects.create(reference="BR-1", title="x", aware_at=timezone.now())
+    retention.ensure_rules()
+    dsr = DataSubjectRequest.objects.create(
+        reference="DSR-2026-0001", received_on=timezone.localdate(), due_on=timezone.localdate()
+    )
+    activity = ProcessingActivity.objects.create(reference="RT-001", name="Orders")
+    snapshot = ActivitySnapshot.objects.create(
+        activity=activity, number=1, data={}, approved_at=timezone.now()
+    )
+    category = DataCategory.objects.create(key="contact-x", name="Contact", cnil_group="identity")
     return {
+        ProcessingActivity: activity,
+        ActivitySnapshot: snapshot,
+        DataCategory: category,
+        Purpose: Purpose.objects.create(key="orders-x", name="Orders", default_legal_basis="contract"),
+        DataSubjectRequest: dsr,
+        SuppressedSubject: SuppressedSubject.objects.create(key="0" * 16, kind="email", request=dsr),
+        Breach: breach,
+        RetentionRule: RetentionRule.objects.get(store="runs"),
         AlertRule: rule,
         Alert: alert,
         ErrorGroup: group,

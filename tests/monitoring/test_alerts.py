@@ -620,10 +620,10 @@ async def test_a_notification_reaches_only_its_user_over_the_websocket():
 
 
 def test_the_demo_rules_ring_the_bell_of_admins_and_support_once(admin, flow):
-    from monitoring.demo import ensure_demo_alert_rules
+    from monitoring.demo import DEMO_RULES, ensure_demo_alert_rules
 
     support = UserFactory(username="desk", roles=[SUPPORT])
-    assert len(ensure_demo_alert_rules()) == 2
+    assert len(ensure_demo_alert_rules()) == len(DEMO_RULES)
     assert ensure_demo_alert_rules() == []  # a second bootstrap adds nothing
     make_run(flow, RunStatus.FAILED)
     alerts.evaluate()

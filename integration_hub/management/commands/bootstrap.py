@@ -37,6 +37,9 @@ class Command(BaseCommand):
             call_command("migrate", database=alias, interactive=False, verbosity=0)
         with acting_as(None, source="command:bootstrap"):
             ensure_roles()
+            from gdpr.taxonomy import ensure_taxonomy
+
+            ensure_taxonomy()  # the register's categories and purposes (also seeded by gdpr's 0002 migration)
             if demo_admin:
                 self.ensure_demo_admin(username)
             if demo_systems:
