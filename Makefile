@@ -31,8 +31,19 @@ run: $(STAMP)
 	$(PY) manage.py serve --sandbox
 
 ## make test: the whole suite (unit, API, websocket, browser). Browser tests skip loudly without Chromium.
+## It runs on PYTEST_WORKERS processes (pytest-xdist, a test file per process at a time): most tests
+## wait on browsers, servers and workers, so 3 processes pay off on 2 cores. Tests marked `timing`
+## (wall-clock budgets) then run alone. PYTEST_WORKERS=0: the whole suite in one process, serially.
+PYTEST_WORKERS ?= 3
 test: $(DEVSTAMP)
+ifeq ($(PYTEST_WORKERS),0)
 	$(PY) -m pytest $(PYTEST_ARGS)
+else
+	@status=0; \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not timing" $(PYTEST_ARGS) || status=$$?; \
+	$(PY) -m pytest -m timing $(PYTEST_ARGS) || [ $$? = 5 ] || status=1; \
+	exit $$status
+endif
 
 lint: $(DEVSTAMP)
 	$(VENV)/bin/ruff check .

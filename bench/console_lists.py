@@ -148,14 +148,15 @@ def _fill(runs: int, failures: int, log) -> dict:
         cur.execute(
             """
             INSERT INTO flows_run (flow_id, version_id, trigger, status, "full", record_ids, read_all,
-                backfill_from, read, filtered, unchanged, created, updated, deleted, failed, cursor_before,
+                backfill_from, read, filtered, unchanged, created, updated, deleted, failed, suppressed,
+                cursor_before,
                 cursor_after, resume, pages, message, worker, queued_at, started, finished,
                 cancel_requested)
             SELECT (%(flows)s::int[])[1 + i %% %(n)s], (%(versions)s::int[])[1 + i %% %(n)s],
                 (ARRAY['schedule','schedule','schedule','manual','webhook','resync'])[1 + i %% 6],
                 CASE WHEN i %% 10 = 0 THEN 'failed' WHEN i %% 20 = 1 THEN 'partial' ELSE 'succeeded' END,
                 false, '[]'::jsonb, true, '', 1000, 10, 900, 40, 45, 0, CASE WHEN i %% 10 = 0 THEN 5 ELSE 0 END,
-                '', '', '', 1, CASE WHEN i %% 10 = 0 THEN 'The target refused the batch.' ELSE '' END,
+                0, '', '', '', 1, CASE WHEN i %% 10 = 0 THEN 'The target refused the batch.' ELSE '' END,
                 'bench', now() - i * interval '30 seconds', now() - i * interval '30 seconds',
                 now() - i * interval '30 seconds' + interval '12 seconds', false
             FROM generate_series(1, %(runs)s) AS i
@@ -172,7 +173,7 @@ def _fill(runs: int, failures: int, log) -> dict:
         cur.execute(
             """
             INSERT INTO flows_failedrecord (flow_id, run_id, source_id, stage, error_class, message,
-                http_status, signature, payload_encrypted, attempts, status, created, updated)
+                http_status, signature, payload_encrypted, lookup_keys, attempts, status, created, updated)
             SELECT (%(flows)s::int[])[1 + i %% %(n)s],
                 %(first)s - 1 + %(n)s * (1 + (i / %(n)s) %% %(k)s) + i %% %(n)s,
                 'SKU-' || i, (ARRAY['write','mapping','rule','read'])[1 + (i / %(n)s) %% 4],
@@ -181,7 +182,7 @@ def _fill(runs: int, failures: int, log) -> dict:
                 CASE WHEN (i / %(n)s) %% 4 = 0 THEN 422 END,
                 md5(((i %% %(n)s) || '-' || ((i / %(n)s) %% %(sigs)s))::text)
                     || md5(('s' || (i %% %(n)s) || '-' || ((i / %(n)s) %% %(sigs)s))::text),
-                '', 1,
+                '', '', 1,
                 CASE WHEN i %% 4 = 0 THEN 'open' WHEN i %% 20 = 1 THEN 'ignored' ELSE 'resolved' END,
                 now() - i * interval '30 seconds', now() - i * interval '20 seconds'
             FROM generate_series(1, %(failures)s) AS i

@@ -11,6 +11,14 @@ def pytest_configure(config):
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "")
 
 
+def pytest_unconfigure(config):
+    """Remove this session's data folder (under pytest-xdist, the controller's: the workers' are in it)."""
+    if hasattr(config, "workerinput") or os.environ.get("HUB_TEST_SUBPROCESS") == "1":
+        return  # a worker's folder goes with its test databases (django_db_setup)
+    if "/var/test/hubtest" in str(settings.DATA_DIR):
+        shutil.rmtree(settings.DATA_DIR, ignore_errors=True)
+
+
 def pytest_collection_modifyitems(config, items):
     if os.path.exists(CHROMIUM):
         return

@@ -12,6 +12,14 @@ _BASE = Path(__file__).resolve().parent.parent
 # console and from another test session running at the same time.
 os.environ.setdefault("HUB_NAMESPACE", f"hubtest{os.getpid()}")
 os.environ.setdefault("HUB_DATA_DIR", str(_BASE / "var" / "test" / os.environ["HUB_NAMESPACE"]))
+# pytest-xdist (make test runs the suite on several processes): each worker is a test session of its
+# own. The workers inherit the controller's namespace and folder through the environment, so a worker
+# adds its id (gw0, gw1…) to them once; the servers and workers it starts inherit the result.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER and os.environ.get("HUB_TEST_XDIST_WORKER") != _XDIST_WORKER:
+    os.environ["HUB_TEST_XDIST_WORKER"] = _XDIST_WORKER
+    os.environ["HUB_NAMESPACE"] += _XDIST_WORKER
+    os.environ["HUB_DATA_DIR"] = str(Path(os.environ["HUB_DATA_DIR"]) / _XDIST_WORKER)
 
 from integration_hub.settings import *  # noqa: E402,F403
 from integration_hub.settings import DATABASES, Q_CLUSTER  # noqa: E402
@@ -21,6 +29,12 @@ HUB_OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; never used outside tests
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+
+if _XDIST_WORKER:
+    # One test database per worker on a database server too (SQLite files are in the worker's folder).
+    for _db in DATABASES.values():
+        if _db["ENGINE"] != "django.db.backends.sqlite3":
+            _db["TEST"]["NAME"] = f"{_db['TEST']['NAME']}_{_XDIST_WORKER}"
 
 SUBPROCESS = os.environ.get("HUB_TEST_SUBPROCESS") == "1"
 if SUBPROCESS:

@@ -282,6 +282,7 @@ def measure(records, **options):
     return report, time.perf_counter() - started, peak
 
 
+@pytest.mark.timing
 def test_streaming_100k_records_in_bounded_memory():
     report, elapsed, peak = measure(lambda: generated(COUNT), key_path="email")
     assert report.scanned == COUNT

@@ -85,6 +85,7 @@ def test_regex_ignore_case_numbers_and_non_text():
     assert messages(digits, {"zip": {"code": 1}}) == ['zip: {"code": 1} is not text']
 
 
+@pytest.mark.timing
 def test_hostile_pattern_is_matched_in_linear_time():
     """RE2: catastrophic backtracking cannot happen, so a hostile pattern just fails to match, fast."""
     rule = {"kind": "regex", "field": "name", "params": {"pattern": "(a|aa)+b"}}
@@ -426,6 +427,7 @@ def test_check_never_raises(record):
 # -- speed ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.timing
 def test_rule_checker_speed():
     checker = RuleChecker(ALL_KINDS)
     count = 20_000

@@ -610,6 +610,7 @@ def test_transform_choices():
 # --- hostile input ------------------------------------------------------------------------------
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize(
     "pattern", [r"(a+)+$", r"(a|a)*$", r"(a*)*b", r"(.*a){20}", r"^(\w+\s?)*$", r"(x+x+)+y"]
 )
@@ -628,6 +629,7 @@ def test_huge_patterns_are_refused_when_saved():
     assert errors["pattern"].startswith("is not a valid pattern")
 
 
+@pytest.mark.timing
 def test_long_inputs_stay_linear():
     text = "1" * 200_000 + "x"
     started = time.perf_counter()

@@ -4,6 +4,7 @@ import json
 import time
 
 import httpx
+import pytest
 
 from sandbox.seed import dataset
 from sandbox.server import SYSTEMS, build
@@ -93,6 +94,7 @@ def _snapshot(seed: int) -> dict:
     return out
 
 
+@pytest.mark.timing
 def test_seeding_is_deterministic_and_fast():
     dataset.cache_clear()
     started = time.perf_counter()

@@ -140,6 +140,7 @@ def test_customer_and_product_changes_are_events_too(receiver):
         assert {e.get("sku") for e in events[1:]} == {"NEW-1"}
 
 
+@pytest.mark.timing
 def test_deliveries_are_retried_with_backoff_and_never_block_the_api():
     slow = Receiver(statuses=[503, 503], delay=0.3)
     try:
