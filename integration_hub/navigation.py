@@ -25,7 +25,7 @@ MENU = (
         _("Triage"), "monitoring:triage", "inbox", "triage", model="flows.Flow"
     ),  # groups follow their flow
     NavItem(_("Alerts"), "monitoring:alertrule_list", "bell", "alerts", model="monitoring.AlertRule"),
-    NavItem(_("Flow map"), "map_pending", "map", "map"),
+    NavItem(_("Flow map"), "flowmap:map", "map", "map", model="flows.Flow"),  # the flows the user may view
     NavItem(
         _("GDPR"), "gdpr:index", "shield-lock", "gdpr", permission="gdpr.view_processingactivity"
     ),  # a role's permission (DPO, integration admins): no query per page, unlike an object-grant check

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from flows import urls as flows_urls
 from integration_hub.api.views import APIRootView
 from integration_hub.decorators import public
-from integration_hub.views import audit, auth, placeholders, status, users
+from integration_hub.views import audit, auth, status, users
 from monitoring.trace_views import TraceAPIView
 from monitoring.views import DashboardView
 
@@ -75,6 +75,6 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("", include("flows.urls")),
     path("hooks/", include(flows_urls.hook_patterns)),
-    path("map/", placeholders.SectionPendingView.as_view(section="map"), name="map_pending"),
+    path("map/", include("monitoring.flowmap_urls")),
     path("gdpr/", include("gdpr.urls")),
 ]
