@@ -41,7 +41,7 @@ def normalise(value) -> str:
 def lookup_key(value, key: bytes | None = None) -> str:
     """The keyed hash of one value, as kept on the links (16 hex characters)."""
     key = key or _key(settings.HUB_LOOKUP_KEY)
-    return blake2b(" ".join(str(value).split()).casefold().encode(), key=key, digest_size=8).hexdigest()
+    return blake2b(normalise(value).encode(), key=key, digest_size=8).hexdigest()
 
 
 # Personal-data tags whose values identify a person (the GDPR erasure finds their rows by them).

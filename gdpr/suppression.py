@@ -7,15 +7,16 @@ from __future__ import annotations
 from django.db.models import F
 from django.utils import timezone
 
-from flows.lookup import lookup_key, normalise
+from flows.lookup import lookup_key
 
 SUPPRESSED_KINDS = ("email", "phone", "national_id")
 
 
 def subject_key(kind: str, value: str) -> str:
     """The keyed hash of one identifier, as the flows compute it from their mapped values (trimmed,
-    case-folded; a phone written another way — spaces, dots — is another value)."""
-    return lookup_key(normalise(value))
+    case-folded by ``lookup_key``; a phone written another way — spaces, dots — is another value). The
+    kind is not part of the hash: a flow hashes a value without knowing which kind it is."""
+    return lookup_key(value)
 
 
 def active_keys() -> frozenset[str]:
