@@ -37,7 +37,17 @@ from .seed import dataset, load
 from .store import Store
 
 LOCALES = ("fr_FR", "en_US")
+ALL_LOCALES = ("de_DE", "en_GB", "en_US", "es_ES", "fr_FR", "it_IT")  # GET /locales lists them all
 CHANNEL = "ecommerce"
+# code -> (labels, locales)
+CHANNELS = (
+    ("ecommerce", {"en_US": "Ecommerce", "fr_FR": "E-commerce"}, ("en_US", "fr_FR")),
+    ("print", {"en_US": "Print", "fr_FR": "Impression"}, ("fr_FR",)),
+)
+PRODUCT_MODEL_FIELDS = {
+    "code", "family", "family_variant", "parent", "categories", "values", "associations",
+    "quantified_associations", "created", "updated", "_links", "metadata",
+}  # fmt: skip
 CURRENCIES = ("EUR", "USD", "GBP")
 WEIGHT_UNITS = ("KILOGRAM", "GRAM", "POUND")
 COLLECTION_TYPE = "application/vnd.akeneo.collection+json"
@@ -145,7 +155,64 @@ def seed_pim(store: Store, seed: int) -> None:
         records.append(("family", f["code"], doc, start + timedelta(minutes=2, seconds=n)))
     for p in data.products:
         records.append(("product", p["sku"], product_doc(p), p["updated"]))
+    records.extend(catalog_structure(data, start))
     load(store, records)
+
+
+def catalog_structure(data: Any, start: datetime) -> list[tuple[str, Any, dict[str, Any], datetime]]:
+    """Channels, locales, the options of the select attributes and product models (two per family,
+    varying on colour), dated after the attributes; the seeded products keep no parent."""
+    records: list[tuple[str, Any, dict[str, Any], datetime]] = []
+    at = start + timedelta(minutes=3)
+    for n, (code, labels, locales) in enumerate(CHANNELS):
+        doc = {
+            "code": code,
+            "currencies": list(CURRENCIES),
+            "locales": list(locales),
+            "category_tree": "master",
+            "conversion_units": {},
+            "labels": labels,
+        }
+        records.append(("channel", code, doc, at + timedelta(seconds=n)))
+    for n, code in enumerate(ALL_LOCALES):
+        records.append(
+            ("locale", code, {"code": code, "enabled": code in LOCALES}, at + timedelta(seconds=10 + n))
+        )
+    used: dict[str, set[str]] = {"color": set(), "material": set()}
+    for p in data.products:
+        used["color"].add(p["color"].replace(" ", "_"))
+        used["material"].add(p["material"])
+    for attribute, codes in used.items():
+        for n, code in enumerate(sorted(codes)):
+            label = code.replace("_", " ")
+            doc = {
+                "code": code,
+                "attribute": attribute,
+                "sort_order": n,
+                "labels": {"en_US": label.capitalize(), "fr_FR": label.capitalize()},
+            }
+            records.append(("attribute_option", f"{attribute}/{code}", doc, at + timedelta(seconds=30 + n)))
+    for n, family in enumerate(data.families):
+        for k in (1, 2):
+            code = f"{family['code']}_model_{k}"
+            doc = {
+                "code": code,
+                "family": family["code"],
+                "family_variant": f"{family['code']}_by_color",
+                "parent": None,
+                "categories": [f"master_{family['code']}"],
+                "values": {
+                    "name": [
+                        _v(f"{family['labels']['fr_FR']} modèle {k}", "fr_FR"),
+                        _v(f"{family['labels']['en_US']} model {k}", "en_US"),
+                    ]
+                },
+                "associations": {},
+                "quantified_associations": {},
+                "created": (at + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+            }
+            records.append(("product_model", code, doc, at + timedelta(minutes=1, seconds=2 * n + k)))
+    return records
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -779,39 +846,42 @@ def merge_product(store: Store, code: str, payload: Any, old: dict[str, Any] | N
             )
         new["family"] = family
     if "categories" in payload:
-        cats = payload["categories"]
-        if not isinstance(cats, list):
-            raise Invalid('Property "categories" expects an array as data.')
-        for cat in cats:
-            if store.get("category", cat) is None:
-                raise Invalid(
-                    f'Property "categories" expects a valid category code. The category does not exist, "{cat}" given.'
-                )
-        new["categories"] = list(cats)
+        new["categories"] = _checked_categories(store, payload["categories"])
     if "groups" in payload and isinstance(payload["groups"], list):
         new["groups"] = list(payload["groups"])
     if "associations" in payload and isinstance(payload["associations"], dict):
         new["associations"] = payload["associations"]
     if "values" in payload:
-        values = payload["values"]
-        _validate_values(values)
-        for attr, entries in values.items():
-            if attr == "sku":
-                continue
-            current = new["values"].get(attr, [])
-            for entry in entries:
-                current = [
-                    e for e in current if (e["locale"], e["scope"]) != (entry["locale"], entry["scope"])
-                ]
-                if entry["data"] not in (None, "", []):
-                    current.append(
-                        {"locale": entry["locale"], "scope": entry["scope"], "data": entry["data"]}
-                    )
-            if current:
-                new["values"][attr] = current
-            else:
-                new["values"].pop(attr, None)
+        _merge_values(new["values"], payload["values"])
     return new
+
+
+def _checked_categories(store: Store, cats: Any) -> list[str]:
+    if not isinstance(cats, list):
+        raise Invalid('Property "categories" expects an array as data.')
+    for cat in cats:
+        if store.get("category", cat) is None:
+            raise Invalid(
+                f'Property "categories" expects a valid category code. The category does not exist, "{cat}" given.'
+            )
+    return list(cats)
+
+
+def _merge_values(current_values: dict[str, Any], values: Any) -> None:
+    """Akeneo's PATCH of ``values``: each (locale, scope) entry replaced, empty data removes it."""
+    _validate_values(values)
+    for attr, entries in values.items():
+        if attr == "sku":
+            continue
+        current = current_values.get(attr, [])
+        for entry in entries:
+            current = [e for e in current if (e["locale"], e["scope"]) != (entry["locale"], entry["scope"])]
+            if entry["data"] not in (None, "", []):
+                current.append({"locale": entry["locale"], "scope": entry["scope"], "data": entry["data"]})
+        if current:
+            current_values[attr] = current
+        else:
+            current_values.pop(attr, None)
 
 
 def upsert(store: Store, code: str, payload: Any) -> int:
@@ -856,6 +926,12 @@ async def patch_product(request: Request) -> Response:
 
 
 async def patch_products(request: Request) -> Response:
+    return await _patch_collection(request, "identifier", "Identifier property is required", upsert)
+
+
+async def _patch_collection(request: Request, key: str, missing: str, upsert_one) -> Response:
+    """A collection PATCH (``application/vnd.akeneo.collection+json``): one JSON object a line, one
+    status line back each, in order."""
     denied = check_bearer(request)
     if denied:
         return denied
@@ -877,19 +953,19 @@ async def patch_products(request: Request) -> Response:
         except ValueError:
             results.append({"line": n, "status_code": 400, "message": "Invalid json message received"})
             continue
-        code = payload.get("identifier") if isinstance(payload, dict) else None
+        code = payload.get(key) if isinstance(payload, dict) else None
         if not isinstance(code, str) or not code.strip():
-            results.append({"line": n, "status_code": 422, "message": "Identifier property is required"})
+            results.append({"line": n, "status_code": 422, "message": missing})
             continue
         try:
-            status = upsert(app.store, code, payload)
+            status = upsert_one(app.store, code, payload)
         except Invalid as exc:
-            result = {"line": n, "identifier": code, "status_code": 422, "message": exc.message}
+            result = {"line": n, key: code, "status_code": 422, "message": exc.message}
             if exc.errors:
                 result["errors"] = exc.errors
             results.append(result)
             continue
-        results.append({"line": n, "identifier": code, "status_code": status})
+        results.append({"line": n, key: code, "status_code": status})
     body = "\n".join(json.dumps(r, ensure_ascii=False) for r in results)
     return Response(body.encode(), status_code=200, media_type=COLLECTION_TYPE)
 
@@ -897,39 +973,70 @@ async def patch_products(request: Request) -> Response:
 # -- families, attributes, categories ---------------------------------------------------------
 def _offset_list(entity: str, path: str):
     async def handler(request: Request) -> Response:
-        denied = check_bearer(request)
-        if denied:
-            return denied
         app, _ = _pim(request)
-        base = base_url(request)
-        q = request.query_params
-        try:
-            limit = _limit(request, app)
-            page_no = int(q.get("page", "1"))
-        except Invalid as exc:
-            return json_response(exc.payload(), 422)
-        except ValueError:
-            return error(422, f'"{q.get("page")}" is not a valid page number.')
-        if page_no < 1:
-            return error(422, f'"{page_no}" is not a valid page number.')
-        docs = app.store.scan_by_id(entity, limit=limit, offset=(page_no - 1) * limit)
-        with_count = q.get("with_count", "false") == "true"
-        common = {"with_count": str(with_count).lower(), "limit": limit}
-        links: dict[str, Any] = {
-            "self": {"href": _url(base, path, {"page": page_no, **common})},
-            "first": {"href": _url(base, path, {"page": 1, **common})},
-        }
-        if page_no > 1:
-            links["previous"] = {"href": _url(base, path, {"page": page_no - 1, **common})}
-        if len(docs) == limit:
-            links["next"] = {"href": _url(base, path, {"page": page_no + 1, **common})}
-        payload: dict[str, Any] = {"_links": links, "current_page": page_no}
-        if with_count:
-            payload["items_count"] = app.store.count(entity)
-        payload["_embedded"] = {"items": [_render_simple(d, base, path) for d in docs]}
-        return json_response(payload)
+        search = request.query_params.get("search")
+        if entity == "product_model" and search:
+            # product models filter like products do (``updated``, ``categories``…)
+            try:
+                predicate, _since = build_filter(_parse_search(search))
+            except Invalid as exc:
+                return json_response(exc.payload(), 422)
+            docs = [d for d in app.store.iter_by_id(entity) if predicate is None or predicate(d)]
+        else:
+            docs = None  # read a page at a time from the store
+
+        def select(offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+            if docs is not None:
+                return docs[offset : offset + limit], len(docs)
+            page = app.store.scan_by_id(entity, limit=limit, offset=offset)
+            total = offset + len(page) + (1 if len(page) == limit else 0)  # "a next page may exist"
+            return page, total
+
+        return _paged(
+            request,
+            path,
+            select,
+            lambda d, base: _render_simple(d, base, path),
+            lambda: app.store.count(entity) if docs is None else len(docs),
+        )
 
     return handler
+
+
+def _paged(request: Request, path: str, select, render, count) -> Response:
+    """Akeneo's page pagination (``page``, ``limit``, ``with_count``, ``_links``) over ``select(offset,
+    limit) -> (docs, total)`` (``total`` past the page means a next link), keeping ``search``."""
+    denied = check_bearer(request)
+    if denied:
+        return denied
+    app, _ = _pim(request)
+    base = base_url(request)
+    q = request.query_params
+    try:
+        limit = _limit(request, app)
+        page_no = int(q.get("page", "1"))
+    except Invalid as exc:
+        return json_response(exc.payload(), 422)
+    except ValueError:
+        return error(422, f'"{q.get("page")}" is not a valid page number.')
+    if page_no < 1:
+        return error(422, f'"{page_no}" is not a valid page number.')
+    docs, total = select((page_no - 1) * limit, limit)
+    with_count = q.get("with_count", "false") == "true"
+    common = {"search": q.get("search"), "with_count": str(with_count).lower(), "limit": limit}
+    links: dict[str, Any] = {
+        "self": {"href": _url(base, path, {"page": page_no, **common})},
+        "first": {"href": _url(base, path, {"page": 1, **common})},
+    }
+    if page_no > 1:
+        links["previous"] = {"href": _url(base, path, {"page": page_no - 1, **common})}
+    if total > page_no * limit:
+        links["next"] = {"href": _url(base, path, {"page": page_no + 1, **common})}
+    payload: dict[str, Any] = {"_links": links, "current_page": page_no}
+    if with_count:
+        payload["items_count"] = count()
+    payload["_embedded"] = {"items": [render(d, base) for d in docs]}
+    return json_response(payload)
 
 
 def _render_simple(doc: dict[str, Any], base: str, path: str) -> dict[str, Any]:
@@ -956,6 +1063,136 @@ def _offset_get(entity: str, path: str, label: str):
     return handler
 
 
+# -- product models ----------------------------------------------------------------------------
+def merge_product_model(store: Store, code: str, payload: Any, old: dict[str, Any] | None) -> dict[str, Any]:
+    """The product model after applying ``payload`` (Akeneo's PATCH semantics), or raises Invalid.
+    Its family comes from its family variant (``<family>_by_color`` here), which cannot change."""
+    if not isinstance(payload, dict):
+        raise Invalid("Invalid json message received")
+    for key in payload:
+        if key not in PRODUCT_MODEL_FIELDS:
+            raise Invalid(
+                f'Property "{key}" does not exist. Check the expected format on the API documentation.'
+            )
+    new = json.loads(json.dumps(old)) if old else {
+        "code": code, "family": None, "family_variant": None, "parent": None, "categories": [],
+        "values": {}, "created": None, "associations": {}, "quantified_associations": {},
+    }  # fmt: skip
+    new.pop("updated_at", None)
+    variant = payload.get("family_variant", new["family_variant"])
+    if old is not None and variant != old["family_variant"]:
+        raise Invalid(f'Property "family_variant" cannot be modified, "{variant}" given.')
+    family = (
+        variant[: -len("_by_color")] if isinstance(variant, str) and variant.endswith("_by_color") else None
+    )
+    if family is None or store.get("family", family) is None:
+        raise Invalid(
+            'Property "family_variant" expects a valid family variant code. The family variant does not'
+            f' exist, "{variant}" given.'
+        )
+    new["family_variant"], new["family"] = variant, family
+    if "parent" in payload:
+        parent = payload["parent"]
+        if parent is not None and (parent == code or store.get("product_model", parent) is None):
+            raise Invalid(
+                f'Property "parent" expects a valid product model code. The product model does not exist, "{parent}" given.'
+            )
+        new["parent"] = parent
+    if "categories" in payload:
+        new["categories"] = _checked_categories(store, payload["categories"])
+    if "associations" in payload and isinstance(payload["associations"], dict):
+        new["associations"] = payload["associations"]
+    if "values" in payload:
+        _merge_values(new["values"], payload["values"])
+    return new
+
+
+def upsert_product_model(store: Store, code: str, payload: Any) -> int:
+    """Create or update one product model: 201, 204, or raises Invalid."""
+    if isinstance(payload, dict) and "code" in payload and payload["code"] != code:
+        raise Invalid(
+            f'The code "{payload["code"]}" provided in the request body must match the code "{code}" provided in the url.'
+        )
+    old = store.get("product_model", code)
+    new = merge_product_model(store, code, payload, old)
+    if old is not None:
+        if {k: v for k, v in old.items() if k != "updated_at"} != new:
+            store.put("product_model", code, new)
+        return 204
+    new["created"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    store.put("product_model", code, new)
+    return 201
+
+
+async def patch_product_models(request: Request) -> Response:
+    return await _patch_collection(request, "code", "Code property is required", upsert_product_model)
+
+
+async def patch_product_model(request: Request) -> Response:
+    denied = check_bearer(request)
+    if denied:
+        return denied
+    app, _ = _pim(request)
+    code = request.path_params["code"]
+    try:
+        payload = json.loads(await request.body())
+    except ValueError:
+        return error(400, "Invalid json message received")
+    try:
+        status = upsert_product_model(app.store, code, payload)
+    except Invalid as exc:
+        return json_response(exc.payload(), 422)
+    location = f"{base_url(request)}/api/rest/v1/product-models/{code}"
+    return Response(status_code=status, headers={"Location": location})
+
+
+# -- attribute options -------------------------------------------------------------------------
+def _options_of(store: Store, attribute: str) -> list[dict[str, Any]]:
+    out = []
+    for doc in store.iter_by_id("attribute_option", after=f"{attribute}/"):
+        if doc["attribute"] != attribute:
+            break
+        out.append(doc)
+    return out
+
+
+async def list_attribute_options(request: Request) -> Response:
+    app, _ = _pim(request)
+    attribute = request.path_params["attribute"]
+    path = f"/api/rest/v1/attributes/{attribute}/options"
+    if check_bearer(request) is None and app.store.get("attribute", attribute) is None:
+        return error(404, f'Attribute "{attribute}" does not exist.')
+    options = _options_of(app.store, attribute)
+
+    def render(doc: dict[str, Any], base: str) -> dict[str, Any]:
+        item: dict[str, Any] = {"_links": {"self": {"href": f"{base}{path}/{doc['code']}"}}}
+        item.update({k: v for k, v in doc.items() if k != "updated_at"})
+        return item
+
+    return _paged(
+        request,
+        path,
+        lambda offset, limit: (options[offset : offset + limit], len(options)),
+        render,
+        lambda: len(options),
+    )
+
+
+async def get_attribute_option(request: Request) -> Response:
+    denied = check_bearer(request)
+    if denied:
+        return denied
+    app, _ = _pim(request)
+    attribute, code = request.path_params["attribute"], request.path_params["code"]
+    doc = app.store.get("attribute_option", f"{attribute}/{code}")
+    if doc is None:
+        return error(
+            404,
+            f'Attribute option "{code}" does not exist or is not an option of the attribute "{attribute}".',
+        )
+    return json_response({k: v for k, v in doc.items() if k != "updated_at"})
+
+
 def routes() -> list[Route]:
     r = [
         Route("/api/oauth/v1/token", token, methods=["POST"]),
@@ -965,10 +1202,19 @@ def routes() -> list[Route]:
         Route("/api/rest/v1/products/{code}", patch_product, methods=["PATCH"]),
         Route("/api/rest/v1/products/{code}", delete_product, methods=["DELETE"]),
     ]
+    r += [
+        Route("/api/rest/v1/product-models", patch_product_models, methods=["PATCH"]),
+        Route("/api/rest/v1/product-models/{code}", patch_product_model, methods=["PATCH"]),
+        Route("/api/rest/v1/attributes/{attribute}/options", list_attribute_options, methods=["GET"]),
+        Route("/api/rest/v1/attributes/{attribute}/options/{code}", get_attribute_option, methods=["GET"]),
+    ]
     for entity, plural, label in (
         ("family", "families", "Family"),
         ("attribute", "attributes", "Attribute"),
         ("category", "categories", "Category"),
+        ("channel", "channels", "Channel"),
+        ("locale", "locales", "Locale"),
+        ("product_model", "product-models", "Product model"),
     ):
         path = f"/api/rest/v1/{plural}"
         r.append(Route(path, _offset_list(entity, path), methods=["GET"]))

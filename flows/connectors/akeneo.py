@@ -15,9 +15,17 @@ Entities:
   Akeneo compares whole seconds, so a read may repeat the records of that one second); writes go to the collection endpoint ``PATCH /api/rest/v1/products``
   (``application/vnd.akeneo.collection+json``, one product per line, one status line back each),
   at most ``batch_size`` per request; deletes are ``DELETE /api/rest/v1/products/{identifier}``.
-- ``families``, ``attributes``, ``categories`` (read only): page paging following ``_links.next``;
-  incremental reads filter on their ``updated`` on the hub's side (older PIM versions have no
-  server-side filter for them).
+- ``product_models`` (read, write): ``GET /api/rest/v1/product-models`` with page paging, the same
+  ``updated`` search filter as products on incremental reads; writes are collection PATCHes of
+  ``/api/rest/v1/product-models`` keyed on ``code`` (a new model needs its ``family_variant``).
+- ``families``, ``attributes``, ``categories``, ``channels``, ``locales`` (read only): page paging
+  following ``_links.next``; incremental reads filter on their ``updated`` on the hub's side (older PIM
+  versions have no server-side filter for them; channels and locales carry no date, so an incremental
+  read returns them all).
+- ``attribute_options`` (read only): the options of every simple- and multi-select attribute
+  (``GET /api/rest/v1/attributes/{code}/options``), one attribute after the other. Option codes are
+  unique within their attribute only, so each record gets ``id`` = ``attribute/code`` — the one key
+  the hub adds to a record of Akeneo's.
 
 Records are Akeneo's own JSON, ``values`` kept as ``{attribute: [{locale, scope, data}]}``, so a
 mapping addresses ``values.name[locale=fr_FR].data``. No flat keys are added on read. On write,
@@ -71,7 +79,13 @@ PATHS = {
     "families": (f"{API}/families", "code"),
     "attributes": (f"{API}/attributes", "code"),
     "categories": (f"{API}/categories", "code"),
+    "channels": (f"{API}/channels", "code"),
+    "locales": (f"{API}/locales", "code"),
+    "product_models": (f"{API}/product-models", "code"),
+    "attribute_options": (f"{API}/attributes", "id"),  # {attribute}/options below it
 }
+WRITABLE = {"products": "identifier", "product_models": "code"}  # entity -> the key of a collection line
+SELECT_TYPES = ("pim_catalog_simpleselect", "pim_catalog_multiselect")
 
 
 def search_datetime(since: str) -> str:
@@ -103,8 +117,8 @@ class AkeneoConnector(Connector):
     key = "akeneo"
     label = gettext_lazy("Akeneo PIM")
     description = gettext_lazy(
-        "Akeneo PIM through its REST API: products (read, write, delete), families, attributes and "
-        "categories."
+        "Akeneo PIM through its REST API: products (read, write, delete), product models (read, write), "
+        "families, attributes and their options, categories, channels and locales."
     )
     help_text = gettext_lazy(
         "In Akeneo, open Connect > Connection settings, create a connection (or open yours) and copy its "
@@ -405,6 +419,64 @@ class AkeneoConnector(Connector):
                     updated,
                 ),
             ),
+            Entity(
+                key="product_models",
+                label=_("Product models"),
+                id_field="code",
+                cursor_field="updated",
+                natural_keys=("code",),
+                capabilities=frozenset({Capability.READ, Capability.WRITE}),
+                fields=(
+                    Field("code", "string", _("Code"), required=True),
+                    Field("family", "string", _("Family code")),
+                    Field("family_variant", "string", _("Family variant code (required to create)")),
+                    Field("parent", "string", _("Parent product model code")),
+                    Field("categories", "array", _("Category codes")),
+                    Field("values", "object", _("Attribute values {attribute: [{locale, scope, data}]}")),
+                    Field("associations", "object", _("Associations")),
+                    Field("created", "datetime", _("Created")),
+                    updated,
+                ),
+            ),
+            Entity(
+                key="attribute_options",
+                label=_("Attribute options"),
+                id_field="id",
+                natural_keys=("id",),
+                capabilities=read,
+                fields=(
+                    Field("id", "string", _("Attribute and option code (attribute/code)"), required=True),
+                    Field("attribute", "string", _("Attribute code")),
+                    Field("code", "string", _("Option code")),
+                    Field("sort_order", "integer", _("Sort order")),
+                    labels,
+                ),
+            ),
+            Entity(
+                key="channels",
+                label=_("Channels"),
+                id_field="code",
+                natural_keys=("code",),
+                capabilities=read,
+                fields=(
+                    Field("code", "string", _("Code"), required=True),
+                    Field("locales", "array", _("Locale codes")),
+                    Field("currencies", "array", _("Currency codes")),
+                    Field("category_tree", "string", _("Category tree")),
+                    labels,
+                ),
+            ),
+            Entity(
+                key="locales",
+                label=_("Locales"),
+                id_field="code",
+                natural_keys=("code",),
+                capabilities=read,
+                fields=(
+                    Field("code", "string", _("Code"), required=True),
+                    Field("enabled", "boolean", _("Enabled")),
+                ),
+            ),
         ]
 
     def _path(self, entity: str) -> tuple[str, str]:
@@ -465,6 +537,9 @@ class AkeneoConnector(Connector):
         """Pages to the last one. A page's cursor is the query of the PIM's next link (or, when
         ``limit`` stopped inside a page, that page's query and how many of its records were taken)."""
         path, _id_field = self._path(entity)
+        if entity == "attribute_options":
+            yield from self._read_options(cursor, since=since, limit=limit)
+            return
         size = max(1, min(PAGE_SIZE, int(limit or PAGE_SIZE)))
         skip = 0
         if cursor:
@@ -479,10 +554,15 @@ class AkeneoConnector(Connector):
                 )
             query = str(httpx.QueryParams(params))
         else:
-            query = str(httpx.QueryParams({"page": 1, "limit": size, "with_count": "false"}))
+            params = {"page": 1, "limit": size, "with_count": "false"}
+            if since and entity == "product_models":
+                params["search"] = json.dumps(
+                    {"updated": [{"operator": ">", "value": search_datetime(since)}]}, separators=(",", ":")
+                )
+            query = str(httpx.QueryParams(params))
         since_moment = None
-        if since and entity != "products":
-            # families, attributes, categories: the bound is applied here (see the module docstring)
+        if since and entity not in ("products", "product_models"):
+            # the other entities: the bound is applied here (see the module docstring)
             since_moment = parse_datetime(since)
             if since_moment is None:
                 raise ConfigError(
@@ -515,8 +595,62 @@ class AkeneoConnector(Connector):
                 return
             query, skip = next_query, 0
 
+    def _read_options(self, cursor, *, since=None, limit=None) -> Iterator[Page]:
+        """The options of every select attribute, attribute after attribute (codes in order). Options
+        carry no date: ``since`` cannot narrow them, so an incremental read returns them all."""
+        state = _load_cursor(cursor, "attribute_options") if cursor else None
+        codes = sorted(
+            str(a["code"])
+            for page in self.read("attributes")
+            for a in page.records
+            if a.get("type") in SELECT_TYPES and a.get("code")
+        )
+        first = str(httpx.QueryParams({"page": 1, "limit": PAGE_SIZE, "with_count": "false"}))
+        if state is not None:
+            resume = str(state.get("attribute") or "")
+            codes = [c for c in codes if c >= resume]
+        returned = 0
+        if not codes:
+            yield Page(records=[], cursor=None, has_more=False)
+            return
+        for index, code in enumerate(codes):
+            resuming = state is not None and code == state.get("attribute")
+            query, skip = (state["query"], int(state.get("skip") or 0)) if resuming else (first, 0)
+            while True:
+                url = f"{PATHS['attributes'][0]}/{quote(code, safe='')}/options?{query}"
+                body = self._get_json(url, what=_("options of the attribute %(code)s") % {"code": code})
+                raw = _items(body, "attribute_options")
+                taken = raw[skip:]
+                if limit is not None:
+                    taken = taken[: max(0, limit - returned)]
+                returned += len(taken)
+                records = [
+                    {**{k: v for k, v in r.items() if k != "_links"}, "id": f"{code}/{r.get('code')}"}
+                    for r in taken
+                ]
+                next_query = _next_query(body)
+                if skip + len(taken) < len(raw):
+                    following = {"query": query, "skip": skip + len(taken), "attribute": code}
+                elif next_query is not None:
+                    following = {"query": next_query, "attribute": code}
+                elif index + 1 < len(codes):
+                    following = {"query": first, "attribute": codes[index + 1]}
+                else:
+                    following = None
+                has_more = following is not None and (limit is None or returned < limit)
+                cursor_out = json.dumps({"entity": "attribute_options", **following}) if following else None
+                yield Page(records=records, cursor=cursor_out, has_more=has_more)
+                if not has_more:
+                    return
+                if next_query is None:
+                    break
+                query, skip = next_query, 0
+
     def fetch(self, entity, ids):
         path, _id_field = self._path(entity)
+        if entity == "attribute_options":
+            wanted = {str(i) for i in ids}
+            return [r for page in self.read(entity) for r in page.records if r["id"] in wanted]
         wanted = list(dict.fromkeys(str(i) for i in ids if i not in (None, "")))
         if entity == "products":
             found = {r.get("identifier"): r for r in self._search_identifiers(wanted)}
@@ -562,25 +696,26 @@ class AkeneoConnector(Connector):
     # --- write -----------------------------------------------------------------------------------
 
     def write(self, entity, records, mode=WriteMode.UPSERT):
-        if entity != "products":
+        if entity not in WRITABLE:
             self._path(entity)
             raise ConfigError(
                 _("Akeneo %(entity)s are read-only for the hub.") % {"entity": entity}, reason="config"
             )
+        key = WRITABLE[entity]
         results: list[WriteResult | None] = [None] * len(records)
         lines: list[tuple[int, dict]] = []
         for index, record in enumerate(records):
             try:
-                lines.append((index, self._prepare(record)))
+                lines.append((index, self._prepare(record, entity)))
             except RecordError as exc:
                 results[index] = WriteResult.failed(exc)
         if mode != WriteMode.UPSERT and lines:
-            existing = {
-                r.get("identifier") for r in self._search_identifiers([p["identifier"] for _, p in lines])
-            }
+            codes = [line[key] for _, line in lines]
+            found = self._search_identifiers(codes) if entity == "products" else self.fetch(entity, codes)
+            existing = {r.get(key) for r in found}
             kept = []
             for index, product in lines:
-                code = product["identifier"]
+                code = product[key]
                 if mode == WriteMode.CREATE and code in existing:
                     results[index] = WriteResult.failed(
                         RecordError(
@@ -600,16 +735,18 @@ class AkeneoConnector(Connector):
             lines = kept
         for start in range(0, len(lines), self.batch_size):
             chunk = lines[start : start + self.batch_size]
-            for (index, _product), result in zip(chunk, self._patch_collection(chunk), strict=True):
+            for (index, _product), result in zip(chunk, self._patch_collection(entity, chunk), strict=True):
                 results[index] = result
         return results  # type: ignore[return-value]
 
-    def _prepare(self, record) -> dict:
-        """The product as Akeneo accepts it, or raises ``RecordError`` for what cannot be sent."""
+    def _prepare(self, record, entity: str = "products") -> dict:
+        """The product (model) as Akeneo accepts it, or raises ``RecordError`` for what cannot be sent."""
         if not isinstance(record, dict):
             raise RecordError(_("A product must be a JSON object."))
-        code = record.get("identifier")
+        code = record.get(WRITABLE[entity])
         if not isinstance(code, str) or not code.strip():
+            if entity == "product_models":
+                raise RecordError(_("The product model has no code."))
             raise RecordError(_("The product has no identifier (SKU)."))
         product = {k: v for k, v in record.items() if k not in READ_ONLY_KEYS}
         if "values" in product:
@@ -654,11 +791,12 @@ class AkeneoConnector(Connector):
             self._attribute_specs[code] = body if isinstance(body, dict) else None
         return self._attribute_specs[code]
 
-    def _patch_collection(self, chunk: list[tuple[int, dict]]) -> list[WriteResult]:
+    def _patch_collection(self, entity: str, chunk: list[tuple[int, dict]]) -> list[WriteResult]:
         """One collection PATCH; one result per line, in order."""
+        key = WRITABLE[entity]
         body = "\n".join(json.dumps(product, ensure_ascii=False) for _, product in chunk).encode()
         response = self._call(
-            "PATCH", PATHS["products"][0], content=body, headers={"Content-Type": COLLECTION_TYPE}
+            "PATCH", PATHS[entity][0], content=body, headers={"Content-Type": COLLECTION_TYPE}
         )
         status = response.status_code
         if status == 404:
@@ -698,7 +836,7 @@ class AkeneoConnector(Connector):
         results = []
         for number, (_index, product) in enumerate(chunk, start=1):
             line = by_line.get(number)
-            code = product["identifier"]
+            code = product[key]
             if line is None:
                 # a cut answer: what happened to this product is unknown; the batch is safe to send again
                 raise TransientError(
@@ -710,9 +848,7 @@ class AkeneoConnector(Connector):
             line_status = line.get("status_code")
             if line_status in (200, 201, 204):
                 action = "created" if line_status == 201 else "updated"
-                results.append(
-                    WriteResult(ok=True, target_id=str(line.get("identifier") or code), action=action)
-                )
+                results.append(WriteResult(ok=True, target_id=str(line.get(key) or code), action=action))
             else:
                 results.append(WriteResult.failed(_line_error(line)))
         return results

@@ -139,7 +139,10 @@ def test_changed_credentials_never_reuse_a_cached_token(pim):
 
 def test_discover_returns_entities_with_fields_and_samples(pim):
     found = {e.key: e for e in connector(pim, params={"default_locale": "fr_FR"}).discover(sample_size=3)}
-    assert set(found) == {"products", "families", "attributes", "categories"}
+    assert set(found) == {
+        "products", "product_models", "families", "attributes", "attribute_options", "categories",
+        "channels", "locales",
+    }  # fmt: skip
     products = found["products"]
     assert products.id_field == "identifier" and products.natural_keys == ("identifier",)
     assert products.cursor_field == "updated"
@@ -152,9 +155,13 @@ def test_discover_returns_entities_with_fields_and_samples(pim):
         assert found[key].samples and {"code", "labels"} <= {f.name for f in found[key].fields}
 
 
-@pytest.mark.parametrize("entity", ["products", "families", "attributes", "categories"])
+@pytest.mark.parametrize(
+    "entity", ["products", "families", "attributes", "categories", "channels", "locales", "product_models"]
+)
 def test_full_read_of_each_entity_reaches_the_last_page(pim, entity):
-    expected = api_count(pim, entity)  # the stand-in's own count (attributes are not in the seed)
+    expected = api_count(
+        pim, entity.replace("_", "-")
+    )  # the stand-in's own count (attributes are not in the seed)
     seed = dataset(42)
     seeded = {"products": N_PRODUCTS, "families": len(seed.families), "categories": len(seed.categories)}
     assert expected == seeded.get(entity, expected)
