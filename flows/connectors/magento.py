@@ -108,8 +108,10 @@ def token_key(system_id) -> str:
 
 
 def magento_since(value: str) -> tuple[str, str]:
-    """(Magento datetime, condition) for an ISO-8601 bound: ``gt`` the second, or ``gteq`` when the bound
-    falls inside a second (Magento stores whole seconds: a record of that second may be newer)."""
+    """(Magento datetime, condition) for an ISO-8601 bound: ``gteq`` its second. Magento stores whole
+    seconds, so a record changed after a read but in the second of the read's newest record carries the
+    bound itself: ``gt`` would lose it for good. That second's records are read again instead (the
+    engine's change detection finds them unchanged)."""
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except (AttributeError, ValueError) as exc:
@@ -119,7 +121,7 @@ def magento_since(value: str) -> tuple[str, str]:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S"), ("gt" if moment.microsecond == 0 else "gteq")
+    return moment.strftime("%Y-%m-%d %H:%M:%S"), "gteq"
 
 
 def search_criteria(

@@ -131,10 +131,10 @@ def test_declaration_and_parameter_checks():
 
 
 def test_since_is_converted_to_magentos_format():
-    assert magento_since("2026-03-01T10:20:30Z") == ("2026-03-01 10:20:30", "gt")
-    assert magento_since("2026-03-01T12:20:30+02:00") == ("2026-03-01 10:20:30", "gt")
-    assert magento_since("2026-03-01 10:20:30") == ("2026-03-01 10:20:30", "gt")
-    # inside a second: Magento keeps whole seconds, so that second is read again rather than lost
+    # Magento keeps whole seconds: the bound's second is read again rather than a change made in it lost
+    assert magento_since("2026-03-01T10:20:30Z") == ("2026-03-01 10:20:30", "gteq")
+    assert magento_since("2026-03-01T12:20:30+02:00") == ("2026-03-01 10:20:30", "gteq")
+    assert magento_since("2026-03-01 10:20:30") == ("2026-03-01 10:20:30", "gteq")
     assert magento_since("2026-03-01T10:20:30.250Z") == ("2026-03-01 10:20:30", "gteq")
     with pytest.raises(ConfigError):
         magento_since("yesterday")
