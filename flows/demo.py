@@ -1,4 +1,4 @@
-"""The demo's systems: the four sandbox stand-ins (``python -m sandbox serve``, started by ``make run``)
+"""The demo's systems: the sandbox stand-ins (``python -m sandbox serve``, started by ``make run``)
 registered with their working credentials. Idempotent: an existing system (matched by slug) is kept
 as the admin left it."""
 
@@ -57,13 +57,39 @@ DEMO_SYSTEMS = [
         "parameters": {"base_url": f"{SANDBOX_HOST}:8104"},
         "secrets": {"access_token": "pat-demo-crm-token"},
     },
+    {
+        "slug": "shopify",
+        "name": "Shopify shop (sandbox)",
+        "role": SystemRole.ECOMMERCE,
+        "criticality": Criticality.HIGH,
+        "connector": "shopify",
+        "description": "A Shopify store (Admin GraphQL API): products and variants, inventory per location, "
+        "orders and customers.",
+        "parameters": {"base_url": f"{SANDBOX_HOST}:8105", "api_version": "2025-10"},
+        "secrets": {"access_token": "shpat_demo_hub_token"},
+        "optional": True,
+    },
+    {
+        "slug": "woo",
+        "name": "WooCommerce shop (sandbox)",
+        "role": SystemRole.ECOMMERCE,
+        "criticality": Criticality.HIGH,
+        "connector": "woocommerce",
+        "description": "A second web shop: products and variations with their stock, orders and customers.",
+        "parameters": {"base_url": f"{SANDBOX_HOST}:8106"},
+        "secrets": {"consumer_key": "ck_demo_hub", "consumer_secret": "cs_demo_secret"},
+        "optional": True,
+    },
 ]
 
 
 def ensure_demo_systems(owner=None, urls: dict | None = None) -> list[System]:
     """Create the demo systems that are missing (connectors not installed are skipped).
 
-    ``urls`` replaces the sandbox base URLs ({slug: url}), for sandboxes on other ports.
+    ``urls`` replaces the sandbox base URLs ({slug: url}), for sandboxes on other ports. A system marked
+    ``optional`` (a vendor no demo flow uses yet) is left out when ``urls`` names other sandboxes but not
+    its own: a caller running a few sandboxes gets no system pointing at one that is not there (a GDPR
+    request would find it unreachable).
     """
     from flows.connectors.registry import connector_choices
 
@@ -72,7 +98,9 @@ def ensure_demo_systems(owner=None, urls: dict | None = None) -> list[System]:
     for spec in DEMO_SYSTEMS:
         if spec["connector"] not in available or System.objects.filter(slug=spec["slug"]).exists():
             continue
-        data = {k: v for k, v in spec.items() if k != "secrets"}
+        if spec.get("optional") and urls and spec["slug"] not in urls:
+            continue
+        data = {k: v for k, v in spec.items() if k not in ("secrets", "optional")}
         if urls and spec["slug"] in urls:
             data["parameters"] = {**data["parameters"], "base_url": urls[spec["slug"]]}
         system = System(owner=owner, rate_limit=50, max_concurrency=4, timeout=20, **data)

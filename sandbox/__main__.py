@@ -3,7 +3,8 @@
     python -m sandbox serve [--only pim,shop,erp,crm] [--data-dir var/sandbox] [--memory]
                             [--host 127.0.0.1] [--base-port 8101] [--seed 42] [--activity SECONDS]
 
-Ports: base+0 pim, base+1 shop, base+2 erp, base+3 crm (8101-8104 by default). With a data dir
+Ports: base+0 pim, base+1 shop, base+2 erp, base+3 crm, base+4 shopify, base+5 woo
+(8101-8106 by default). With a data dir
 (the default, ``var/sandbox``) each system keeps its records in ``<dir>/<name>.sqlite3``: seeded
 on first start, kept afterwards. ``--memory`` starts from the seed every time. Ctrl-C or SIGTERM
 stops every server cleanly. ``--activity N`` (or ``SANDBOX_ACTIVITY_SECONDS``) makes the systems
@@ -21,13 +22,15 @@ import sys
 import time
 
 from .credentials import describe
-from .server import SYSTEMS, bind, build, make_server, serve_all, store_file
+from .server import SYSTEMS, bind, build, make_server, port_of, serve_all, store_file
 
 PATHS = {
     "pim": "/api/rest/v1/products",
     "shop": "/rest/default/V1/",
     "erp": "/jsonrpc",
     "crm": "/crm/v3/objects/contacts",
+    "shopify": "/admin/api/2025-10/graphql.json",
+    "woo": "/wp-json/wc/v3/",
 }
 
 
@@ -51,7 +54,7 @@ async def _serve(args: argparse.Namespace) -> None:
         app = build(name, store_path=path, seed=args.seed)
         apps[name] = app
         elapsed = time.perf_counter() - started
-        port = args.base_port + SYSTEMS.index(name)
+        port = port_of(name, args.base_port)
         sock = bind(args.host, port)
         pairs.append((make_server(app, host=args.host, port=port), sock))
         host = f"[{args.host}]" if ":" in args.host else args.host
@@ -114,6 +117,7 @@ def _seed_check(args: argparse.Namespace) -> None:
             "customer",
             "order",
             "contact",
+            "variation",
             "family",
             "category",
             "attribute",

@@ -71,6 +71,26 @@ class CrmCredentials:
         return cls(token=_env("SANDBOX_CRM_TOKEN", cls().token))
 
 
+@dataclass(frozen=True)
+class WooCredentials:
+    key: str = "ck_demo_hub"
+    secret: str = "cs_demo_secret"  # noqa: S105
+
+    @classmethod
+    def from_env(cls) -> WooCredentials:
+        d = cls()
+        return cls(key=_env("SANDBOX_WOO_KEY", d.key), secret=_env("SANDBOX_WOO_SECRET", d.secret))
+
+
+@dataclass(frozen=True)
+class ShopifyCredentials:
+    token: str = "shpat_demo_hub_token"  # noqa: S105
+
+    @classmethod
+    def from_env(cls) -> ShopifyCredentials:
+        return cls(token=_env("SANDBOX_SHOPIFY_TOKEN", cls().token))
+
+
 def describe(name: str, creds: object) -> str:
     """One line for the console."""
     if isinstance(creds, PimCredentials):
@@ -81,4 +101,8 @@ def describe(name: str, creds: object) -> str:
         return f"db={creds.db} login={creds.login} password={creds.password}"
     if isinstance(creds, CrmCredentials):
         return f"private app token={creds.token}"
+    if isinstance(creds, ShopifyCredentials):
+        return f"X-Shopify-Access-Token={creds.token}"
+    if isinstance(creds, WooCredentials):
+        return f"consumer key={creds.key} consumer secret={creds.secret}"
     return name

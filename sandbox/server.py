@@ -14,12 +14,18 @@ import uvicorn
 
 from .faults import FaultConfig
 
-SYSTEMS = ("pim", "shop", "erp", "crm")
-PORT_OFFSETS = {"pim": 1, "shop": 2, "erp": 3, "crm": 4}
+SYSTEMS = ("pim", "shop", "erp", "crm", "shopify", "woo")
+PORT_OFFSETS = {"pim": 1, "shop": 2, "erp": 3, "crm": 4, "shopify": 5, "woo": 6}
+BASE_PORT = 8101
+
+
+def port_of(name: str, base_port: int = BASE_PORT) -> int:
+    """The port of system ``name`` under ``python -m sandbox serve`` (8101 pim … 8106 woo)."""
+    return base_port + PORT_OFFSETS.get(name, SYSTEMS.index(name) + 1) - 1
 
 
 def build(name: str, *, store_path: str | None, seed: int, faults: FaultConfig | None = None, **options: Any):
-    """The app of system ``name`` (``pim``, ``shop``, ``erp`` or ``crm``)."""
+    """The app of system ``name`` (one of ``SYSTEMS``)."""
     if name not in SYSTEMS:
         raise ValueError(f"unknown sandbox system {name!r}; expected one of {', '.join(SYSTEMS)}")
     module = importlib.import_module(f"sandbox.{name}")

@@ -8,4 +8,6 @@ CONNECTOR_MODULES = (
     "flows.connectors.magento",
     "flows.connectors.odoo",
     "flows.connectors.hubspot",
+    "flows.connectors.shopify",
+    "flows.connectors.woocommerce",
 )

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from flows.blueprints import BLUEPRINTS, ensure_demo_flows
-from flows.demo import ensure_demo_systems
+from flows.demo import DEMO_SYSTEMS, ensure_demo_systems
 from flows.models import Flow, FlowVersion, Run, System
 from integration_hub import services
 from integration_hub.context import acting_as
@@ -138,9 +138,14 @@ def test_impact_of_the_pim_going_down_critical_first(demo):
     # Stale downstream, critical first: the stock (critical), then the high, then the normal flows.
     assert listed("impact-stale-flows") == [f["stock"].pk, f["orders"].pk, f["consent"].pk, f["customers"].pk]
     assert listed("impact-systems") == [s["shop"].pk, s["erp"].pk, s["crm"].pk]  # critical, critical, normal
-    # On the map: the PIM is the root, the rest highlighted (nothing is unaffected here).
+    # On the map: the PIM is the root, the rest highlighted: only the demo systems no flow touches
+    # (a second shop, waiting for its flows) are dimmed, and no flow.
     assert 'class="fm-node-link fm-node fm-role-pim fm-health-unknown fm-spof fm-impact-root"' in html
-    assert "fm-dimmed" not in html[html.index("<svg") : html.index("</svg>")]
+    svg = html[html.index("<svg") : html.index("</svg>")]
+    linked = {pk for flow in f.values() for pk in (flow.source_system_id, flow.target_system_id)}
+    dimmed = {int(pk) for pk in re.findall(r'<a id="node-(\d+)" class="[^"]*fm-dimmed', svg)}
+    assert dimmed == {system.pk for system in s.values()} - linked
+    assert not re.search(r'<g id="edge-\d+" class="[^"]*fm-dimmed', svg)
     assert '<a href="?" class="btn btn-sm btn-outline-secondary" id="impact-clear">' in html
     kept = client_for(demo["admin"]).get(reverse("flowmap:map"), {"impact": s["pim"].pk, "personal": "on"})
     assert (
@@ -209,4 +214,4 @@ def test_empty_states_say_what_to_do_next(db):
         ensure_demo_systems(owner=admin)
     html = client_for(admin).get(reverse("flowmap:map")).content.decode()
     assert "No flow yet" in html and reverse("flows:flow_templates") in html
-    assert len(drawn_nodes(html)) == 4
+    assert len(drawn_nodes(html)) == len(DEMO_SYSTEMS)

@@ -23,7 +23,7 @@ class Command(BaseCommand):
             "--sandbox",
             action="store_true",
             help=(
-                "Also run the four sandbox systems (ports 8101-8104) the demo connects to, with business "
+                "Also run the sandbox systems (ports 8101 and up) the demo connects to, with business "
                 "activity, and register the hub's webhook address in the sandbox shop."
             ),
         )
@@ -112,8 +112,12 @@ class Command(BaseCommand):
         if exit_code:
             sys.exit(exit_code)
 
-    def wait_for_sandbox(self, proc, ports=range(8101, 8105), timeout: float = 120.0) -> None:
+    def wait_for_sandbox(self, proc, ports=None, timeout: float = 120.0) -> None:
         """Until every sandbox port accepts connections (the first start seeds the stores: seconds)."""
+        if ports is None:
+            from sandbox.server import SYSTEMS, port_of
+
+            ports = [port_of(name) for name in SYSTEMS]
         deadline = time.monotonic() + timeout
         waiting = list(ports)
         while waiting and time.monotonic() < deadline and proc.poll() is None:
