@@ -3,6 +3,9 @@
 HEALTH_CHECK = "flows: health check of every system"
 HEALTH_CHECK_MINUTES = 5
 REAPER = "flows: interrupt runs whose worker died"
+# django-q2 hands each fired task the due time it fired for (``due=<ISO time>``, kept in the task's
+# arguments): a schedule fired twice for one due time would show (tests/scale/test_two_clusters.py).
+DUE_KWARG = "due"
 FLOW_PREFIX = "flow #"  # one schedule per enabled flow with an interval or cron trigger
 GROUP_PREFIX = "flows reading "  # one schedule per fan-out group (flows sharing one read of a source)
 
@@ -79,12 +82,14 @@ def wanted_schedules(flows) -> dict[str, dict]:
                 wanted[group_schedule_name(key)] = {
                     "func": "flows.tasks.scheduled_group_run",
                     "args": repr((list(key),)),
+                    "intended_date_kwarg": DUE_KWARG,
                     **spec,
                 }
             continue
         wanted[schedule_name(flow.pk)] = {
             "func": "flows.tasks.scheduled_run",
             "args": repr((flow.pk,)),
+            "intended_date_kwarg": DUE_KWARG,
             **spec,
         }
     return wanted

@@ -29,8 +29,9 @@ def reap_stuck_runs() -> int:
     return sync.reap_stuck_runs()
 
 
-def scheduled_run(flow_id: int) -> None:
-    """A flow's schedule fired: queue a run (coalesced into a waiting one)."""
+def scheduled_run(flow_id: int, due: str | None = None) -> None:
+    """A flow's schedule fired: queue a run (coalesced into a waiting one). ``due``: the due time
+    django-q2 fired it for (kept in the task's arguments, see ``flows.schedules.DUE_KWARG``)."""
     from flows import sync
     from flows.models import Flow, RunTrigger
 
@@ -59,8 +60,9 @@ def run_group(run_ids: list[int]) -> None:
         sync.execute_group(list(run_ids))
 
 
-def scheduled_group_run(key: list) -> None:
-    """A fan-out group's schedule fired: its members run together over one read."""
+def scheduled_group_run(key: list, due: str | None = None) -> None:
+    """A fan-out group's schedule fired: its members run together over one read (``due``: as for
+    ``scheduled_run``)."""
     from flows import sync
 
     sync.run_fanout(tuple(key))

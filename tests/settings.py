@@ -45,7 +45,8 @@ if SUBPROCESS:
     Q_CLUSTER["workers"] = 1
     # A worker started by a test runs the tasks tests queue, never the schedules (a health check of
     # every system firing in the middle of a test would send it requests it does not expect).
-    Q_CLUSTER["scheduler"] = False
+    # HUB_TEST_SCHEDULER=1: a test about the schedules themselves (tests/scale/test_two_clusters.py).
+    Q_CLUSTER["scheduler"] = os.environ.get("HUB_TEST_SCHEDULER") == "1"
     # They outlive each test's database flush: forget cached content-type ids (tests/isolation.py).
     INSTALLED_APPS = [*INSTALLED_APPS, "tests.isolation.IsolationConfig"]  # noqa: F405
     MIDDLEWARE = ["tests.isolation.ClearCachesMiddleware", *MIDDLEWARE]  # noqa: F405
