@@ -1,9 +1,31 @@
-"""HubSpot CRM v3: contacts, through a private app's access token.
+"""HubSpot CRM v3: contacts, companies, deals and products, through a private app's access token.
 
 Records keep HubSpot's own shape — ``{"id", "properties": {...}, "createdAt", "updatedAt",
 "archived"}`` — so field names are dotted paths (``properties.email``); no flat copies are added.
 
-On the wire (all under ``/crm/v3/objects/contacts``):
+Every entity is an object type with the same endpoints under ``/crm/v3/objects/{entity}``; they differ
+in their properties (declared with types and labels per type, refined by discovery; the properties
+read are a form field per type), their modified-date property and the unique property upserts match
+records by:
+
+=========  ======================  ============================================================
+entity     modified date           upsert ``idProperty``
+=========  ======================  ============================================================
+contacts   ``lastmodifieddate``    ``email`` (fixed; GDPR subject entity)
+companies  ``hs_lastmodifieddate``  ``domain`` (form field ``company_id_property``)
+deals      ``hs_lastmodifieddate``  ``hub_ref`` (form field ``deal_id_property``)
+products   ``hs_lastmodifieddate``  ``hs_sku`` (form field ``product_id_property``)
+=========  ======================  ============================================================
+
+HubSpot's batch upsert by ``idProperty`` needs a property "with unique values". Deals have no natural
+one: the default is a custom unique property ``hub_ref`` that the portal declares (the hub stamps its
+reference there — the entity's ``reference_field`` — so a create is never repeated after a crash).
+``domain`` and ``hs_sku`` are HubSpot default properties the portal must use as unique ones (or name
+its own custom unique property in the form). With the form field left blank an entity has no
+natural key: an upsert updates the records that carry an ``id`` (``batch/update``) and creates the
+others (``batch/create``).
+
+On the wire (contacts shown; the other types alike):
 
 - full read: ``GET ?limit=100&properties=…&after=…``, following ``paging.next.after`` (ordered by id);
 - incremental read (``since``): ``POST /search`` with ``lastmodifieddate GT <epoch ms>``, sorted
@@ -13,17 +35,18 @@ On the wire (all under ``/crm/v3/objects/contacts``):
   at exactly that millisecond, so no contact is lost or repeated at the seam (should more contacts
   than the cap share one millisecond, that millisecond is drained by ``hs_object_id`` —
   ``lastmodifieddate EQ t`` and ``hs_object_id GT <last id>``, sorted by id — before going on);
-- fetch: ``POST /batch/read`` (≤ 100 ids a call); lookup by email: ``POST /batch/read`` with
-  ``idProperty=email``; lookup by another property: ``POST /search`` with an ``IN`` filter;
+- fetch: ``POST /batch/read`` (≤ 100 ids a call); lookup by the unique property (email):
+  ``POST /batch/read`` with ``idProperty``; lookup by another property: ``POST /search`` with an
+  ``IN`` filter;
 - write (upsert): ``POST /batch/upsert`` with ``idProperty=email``, ≤ 100 inputs and one input per
   email a call; a 207 multi-status maps each of its ``errors`` back to its input by email. A batch
   HubSpot refuses as a whole (400) is split in halves until the bad record stands alone, so one
   bad record never fails the others. Create: ``POST /batch/create`` of the emails not yet known;
   update: ``POST /batch/update`` by id (or by email);
-- delete: ``DELETE /{id}`` (HubSpot archives the contact; restorable for 90 days);
-- GDPR (the ``Connector`` contract): ``find_subject`` (batch/read by email, search by phone),
-  ``erase_subject`` with strategy ``vendor`` (``POST /gdpr-delete``: the contact is gone for good,
-  history included, and its email is blocklisted) and ``export_subject`` (batch/read).
+- delete: ``DELETE /{id}`` (HubSpot archives the record; restorable for 90 days);
+- GDPR (the ``Connector`` contract, contacts only): ``find_subject`` (batch/read by email, search
+  by phone), ``erase_subject`` with strategy ``vendor`` (``POST /gdpr-delete``: the contact is gone
+  for good, history included, and its email is blocklisted) and ``export_subject`` (batch/read).
 
 Rate limits: 429 (with or without ``Retry-After``) is retried by the ``HubClient``. Each answer's
 ``X-HubSpot-RateLimit-Remaining`` (the app's 10-second window) and
@@ -38,7 +61,9 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -77,8 +102,6 @@ DEFAULT_PROPERTIES = (
     "lastmodifieddate",
 )
 CONTACTS = "/crm/v3/objects/contacts"
-# Always asked for: the natural key and the incremental cursor.
-REQUIRED_PROPERTIES = ("email", "lastmodifieddate")
 # HubSpot sets these itself: a record read from HubSpot may carry them, a write may not.
 # ``hs_email_optout`` changes only through HubSpot's subscription preferences (the contacts API refuses it).
 READ_ONLY_PROPERTIES = frozenset({"hs_object_id", "createdate", "lastmodifieddate", "hs_email_optout"})
@@ -113,14 +136,162 @@ KNOWN_PROPERTIES = {
 }
 
 
-def parse_properties(raw) -> list[str]:
+# Companies, deals and products: name → (type, label, personal category). Their addresses and
+# phone numbers are a business's, not a person's.
+_SYSTEM_PROPERTIES = {
+    "createdate": ("datetime", gettext_lazy("Create date"), ""),
+    "hs_lastmodifieddate": ("datetime", gettext_lazy("Last modified date"), ""),
+    "hs_object_id": ("string", gettext_lazy("Record ID"), ""),
+}
+COMPANY_PROPERTIES = {
+    "name": ("string", gettext_lazy("Company name"), ""),
+    "domain": ("string", gettext_lazy("Company domain name"), ""),
+    "website": ("string", gettext_lazy("Website URL"), ""),
+    "phone": ("string", gettext_lazy("Phone number"), ""),
+    "address": ("string", gettext_lazy("Street address"), ""),
+    "city": ("string", gettext_lazy("City"), ""),
+    "zip": ("string", gettext_lazy("Postal code"), ""),
+    "country": ("string", gettext_lazy("Country/Region"), ""),
+    "industry": ("string", gettext_lazy("Industry"), ""),
+    "numberofemployees": ("number", gettext_lazy("Number of employees"), ""),
+    "annualrevenue": ("number", gettext_lazy("Annual revenue"), ""),
+    "lifecyclestage": ("string", gettext_lazy("Lifecycle stage"), ""),
+    "description": ("string", gettext_lazy("Description"), ""),
+    **_SYSTEM_PROPERTIES,
+}
+DEAL_PROPERTIES = {
+    "dealname": ("string", gettext_lazy("Deal name"), ""),
+    "amount": ("number", gettext_lazy("Amount"), ""),
+    "dealstage": ("string", gettext_lazy("Deal stage"), ""),
+    "pipeline": ("string", gettext_lazy("Pipeline"), ""),
+    "closedate": ("datetime", gettext_lazy("Close date"), ""),
+    "description": ("string", gettext_lazy("Deal description"), ""),
+    "hub_ref": ("string", gettext_lazy("Hub reference (custom unique property)"), ""),
+    **_SYSTEM_PROPERTIES,
+}
+PRODUCT_PROPERTIES = {
+    "name": ("string", gettext_lazy("Name"), ""),
+    "description": ("string", gettext_lazy("Description"), ""),
+    "price": ("number", gettext_lazy("Unit price"), ""),
+    "hs_sku": ("string", gettext_lazy("SKU"), ""),
+    "hs_cost_of_goods_sold": ("number", gettext_lazy("Unit cost"), ""),
+    "hs_product_type": ("string", gettext_lazy("Product type"), ""),
+    "hs_url": ("string", gettext_lazy("URL"), ""),
+    **_SYSTEM_PROPERTIES,
+}
+
+
+@dataclass(frozen=True)
+class HubSpotObject:
+    """One CRM object type the connector reads and writes."""
+
+    key: str  # the entity key, and the path segment under /crm/v3/objects/
+    label: Any
+    noun: Any  # in messages: "contact", "company"…
+    modified: str  # the modified-date property incremental reads search on
+    known: dict  # name → (type, label, personal category)
+    default_properties: tuple[str, ...]
+    properties_parameter: str  # the form field listing the properties to read
+    # The unique-value property batch upserts match records by: fixed (contacts: email), or read from
+    # ``id_parameter`` (default ``default_id_property``; blank: by id only).
+    default_id_property: str
+    id_parameter: str = ""
+    read_only: frozenset = frozenset()
+
+    @property
+    def path(self) -> str:
+        return f"/crm/v3/objects/{self.key}"
+
+
+OBJECTS = {
+    o.key: o
+    for o in (
+        HubSpotObject(
+            key="contacts",
+            label=gettext_lazy("Contacts"),
+            noun=gettext_lazy("contact"),
+            modified="lastmodifieddate",
+            known=KNOWN_PROPERTIES,
+            default_properties=DEFAULT_PROPERTIES,
+            properties_parameter="properties",
+            default_id_property="email",
+            read_only=READ_ONLY_PROPERTIES,
+        ),
+        HubSpotObject(
+            key="companies",
+            label=gettext_lazy("Companies"),
+            noun=gettext_lazy("company"),
+            modified="hs_lastmodifieddate",
+            known=COMPANY_PROPERTIES,
+            default_properties=(
+                "name",
+                "domain",
+                "website",
+                "phone",
+                "city",
+                "country",
+                "industry",
+                "numberofemployees",
+                "annualrevenue",
+                "hs_lastmodifieddate",
+            ),
+            properties_parameter="company_properties",
+            default_id_property="domain",
+            id_parameter="company_id_property",
+            read_only=frozenset({"hs_object_id", "createdate", "hs_lastmodifieddate"}),
+        ),
+        HubSpotObject(
+            key="deals",
+            label=gettext_lazy("Deals"),
+            noun=gettext_lazy("deal"),
+            modified="hs_lastmodifieddate",
+            known=DEAL_PROPERTIES,
+            default_properties=(
+                "dealname",
+                "amount",
+                "dealstage",
+                "pipeline",
+                "closedate",
+                "hub_ref",
+                "hs_lastmodifieddate",
+            ),
+            properties_parameter="deal_properties",
+            default_id_property="hub_ref",
+            id_parameter="deal_id_property",
+            read_only=frozenset({"hs_object_id", "createdate", "hs_lastmodifieddate"}),
+        ),
+        HubSpotObject(
+            key="products",
+            label=gettext_lazy("Products"),
+            noun=gettext_lazy("product"),
+            modified="hs_lastmodifieddate",
+            known=PRODUCT_PROPERTIES,
+            default_properties=(
+                "name",
+                "description",
+                "price",
+                "hs_sku",
+                "hs_cost_of_goods_sold",
+                "hs_product_type",
+                "hs_lastmodifieddate",
+            ),
+            properties_parameter="product_properties",
+            default_id_property="hs_sku",
+            id_parameter="product_id_property",
+            read_only=frozenset({"hs_object_id", "createdate", "hs_lastmodifieddate"}),
+        ),
+    )
+}
+
+
+def parse_properties(raw, default=DEFAULT_PROPERTIES) -> list[str]:
     """The property names of the form's comma-separated list (the default when blank)."""
     if isinstance(raw, list | tuple):
         names = [str(n).strip().lower() for n in raw]
     else:
         names = [n.strip().lower() for n in str(raw or "").split(",")]
     names = [n for n in names if n]
-    return list(dict.fromkeys(names)) if names else list(DEFAULT_PROPERTIES)
+    return list(dict.fromkeys(names)) if names else list(default)
 
 
 def epoch_ms(value: str) -> int:
@@ -131,10 +302,10 @@ def epoch_ms(value: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def modified_ms(record: dict) -> int | None:
-    """A record's ``lastmodifieddate`` as epoch milliseconds (HubSpot answers ISO text)."""
+def modified_ms(record: dict, prop: str = "lastmodifieddate") -> int | None:
+    """A record's ``lastmodifieddate`` (or ``prop``) as epoch milliseconds (HubSpot answers ISO text)."""
     props = record.get("properties") or {}
-    raw = props.get("lastmodifieddate") or record.get("updatedAt")
+    raw = props.get(prop) or record.get("updatedAt")
     if raw in (None, ""):
         return None
     text = str(raw)
@@ -146,8 +317,9 @@ def modified_ms(record: dict) -> int | None:
         return None
 
 
-def _email_of(record: dict) -> str:
-    return str((record.get("properties") or {}).get("email") or "").strip().lower()
+def _email_of(record: dict, prop: str = "email") -> str:
+    """A record's value of its unique property (email for contacts), lower-cased as HubSpot matches it."""
+    return str((record.get("properties") or {}).get(prop) or "").strip().lower()
 
 
 def hubspot_message(error) -> str:
@@ -179,13 +351,15 @@ class HubSpotConnector(Connector):
     key = "hubspot"
     label = "HubSpot"
     description = gettext_lazy(
-        "HubSpot CRM (API v3): contacts read in full or by last modification, upserted by email, "
-        "archived, and erased for GDPR requests."
+        "HubSpot CRM (API v3): contacts, companies, deals and products read in full or by last "
+        "modification, upserted by a unique property (contacts by email), archived; contacts erased "
+        "for GDPR requests."
     )
     help_text = gettext_lazy(
         "In HubSpot, open Settings > Integrations > Private Apps (Development > Legacy apps in newer "
         "accounts), create or open the app with the scopes crm.objects.contacts.read and "
-        "crm.objects.contacts.write, and copy the access token from its Auth tab."
+        "crm.objects.contacts.write (and crm.objects.companies.*, crm.objects.deals.* and e-commerce "
+        "for companies, deals and products), and copy the access token from its Auth tab."
     )
     roles = (SystemRole.CRM,)
     capabilities = frozenset(
@@ -224,6 +398,52 @@ class HubSpotConnector(Connector):
                 "email and lastmodifieddate are always read."
             ),
         ),
+        "company_properties": forms.CharField(
+            label=gettext_lazy("Company properties to read"),
+            required=False,
+            initial=", ".join(OBJECTS["companies"].default_properties),
+            help_text=gettext_lazy("Internal property names, separated by commas."),
+        ),
+        "company_id_property": forms.CharField(
+            label=gettext_lazy("Unique property of companies"),
+            required=False,
+            initial="domain",
+            help_text=gettext_lazy(
+                "The property with unique values that upserts match companies by (it must be "
+                "declared “unique” in HubSpot). Blank: records with an id are updated, the others created."
+            ),
+        ),
+        "deal_properties": forms.CharField(
+            label=gettext_lazy("Deal properties to read"),
+            required=False,
+            initial=", ".join(OBJECTS["deals"].default_properties),
+            help_text=gettext_lazy("Internal property names, separated by commas."),
+        ),
+        "deal_id_property": forms.CharField(
+            label=gettext_lazy("Unique property of deals"),
+            required=False,
+            initial="hub_ref",
+            help_text=gettext_lazy(
+                "Deals have no natural unique property: create a custom property with unique values "
+                "(such as hub_ref) for upserts to match deals by. Blank: records with an id are "
+                "updated, the others created."
+            ),
+        ),
+        "product_properties": forms.CharField(
+            label=gettext_lazy("Product properties to read"),
+            required=False,
+            initial=", ".join(OBJECTS["products"].default_properties),
+            help_text=gettext_lazy("Internal property names, separated by commas."),
+        ),
+        "product_id_property": forms.CharField(
+            label=gettext_lazy("Unique property of products"),
+            required=False,
+            initial="hs_sku",
+            help_text=gettext_lazy(
+                "The property with unique values that upserts match products by. Blank: records with "
+                "an id are updated, the others created."
+            ),
+        ),
     }
     sensitive_parameters = ("access_token",)
 
@@ -242,15 +462,17 @@ class HubSpotConnector(Connector):
         errors: dict[str, str] = {}
         if not str(secrets.get("access_token") or "").strip():
             errors["access_token"] = _("Give the private app's access token (it starts with “pat-”).")
-        raw = params.get("properties")
-        names = (
-            [n.strip() for n in raw.split(",")] if isinstance(raw, str) else list(raw or [])
-        )  # before the lower-casing of parse_properties: report the names as typed
-        bad = [n for n in names if n and not _PROPERTY_NAME.match(str(n))]
-        if bad:
-            errors["properties"] = _(
-                "Use HubSpot's internal property names (lower case letters, digits and _): %(names)s"
-            ) % {"names": ", ".join(str(n) for n in bad)}
+        for spec in OBJECTS.values():
+            for name in (spec.properties_parameter, spec.id_parameter):
+                raw = params.get(name) if name else None
+                names = (
+                    [n.strip() for n in raw.split(",")] if isinstance(raw, str) else list(raw or [])
+                )  # before the lower-casing of parse_properties: report the names as typed
+                bad = [n for n in names if n and not _PROPERTY_NAME.match(str(n))]
+                if bad:
+                    errors[name] = _(
+                        "Use HubSpot's internal property names (lower case letters, digits and _): %(names)s"
+                    ) % {"names": ", ".join(str(n) for n in bad)}
         return errors
 
     # --- plumbing --------------------------------------------------------------------------------
@@ -279,8 +501,26 @@ class HubSpotConnector(Connector):
 
     @property
     def properties(self) -> list[str]:
-        names = parse_properties(self.params.get("properties"))
-        return [*names, *(n for n in REQUIRED_PROPERTIES if n not in names)]
+        """The contact properties read."""
+        return self._properties(OBJECTS["contacts"])
+
+    def _properties(self, spec: HubSpotObject) -> list[str]:
+        """The properties read of one object type: the form's list, its unique property and its
+        modified date always among them."""
+        names = parse_properties(self.params.get(spec.properties_parameter), spec.default_properties)
+        required = [p for p in (self._id_property(spec), spec.modified) if p]
+        return [*names, *(n for n in required if n not in names)]
+
+    def _id_property(self, spec: HubSpotObject) -> str:
+        """The unique property upserts match ``spec``'s records by ("" when there is none: by id)."""
+        if not spec.id_parameter:
+            return spec.default_id_property
+        raw = self.params.get(spec.id_parameter)
+        return spec.default_id_property if raw is None else str(raw).strip().lower()
+
+    def _spec(self, entity: str) -> HubSpotObject:
+        self.entity(entity)  # NotFound for an entity HubSpot's connector does not declare
+        return OBJECTS[entity]
 
     def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
         """One request: waits out a spent rate-limit window first, words auth failures for HubSpot,
@@ -351,38 +591,37 @@ class HubSpotConnector(Connector):
     # --- entities --------------------------------------------------------------------------------
 
     def entities(self) -> list[Entity]:
+        return [self._entity(spec) for spec in OBJECTS.values()]
+
+    def _entity(self, spec: HubSpotObject) -> Entity:
         fields = [
             Field("id", "string", str(_("Record ID")), required=True),
-            *(self._field(name) for name in self.properties),
+            *(self._field(name, spec) for name in self._properties(spec)),
             Field("createdAt", "datetime", str(_("Created at"))),
             Field("updatedAt", "datetime", str(_("Updated at"))),
             Field("archived", "boolean", str(_("Archived"))),
         ]
-        return [
-            Entity(
-                key="contacts",
-                label=str(_("Contacts")),
-                fields=tuple(fields),
-                id_field="id",
-                cursor_field="properties.lastmodifieddate",
-                natural_keys=("properties.email",),
-                capabilities=frozenset(
-                    {
-                        Capability.READ,
-                        Capability.WRITE,
-                        Capability.DELETE,
-                        Capability.SUBJECT_LOOKUP,
-                        Capability.SUBJECT_ERASE,
-                        Capability.SUBJECT_EXPORT,
-                    }
-                ),
-            )
-        ]
+        capabilities = {Capability.READ, Capability.WRITE, Capability.DELETE}
+        if spec.key == "contacts":
+            capabilities |= {Capability.SUBJECT_LOOKUP, Capability.SUBJECT_ERASE, Capability.SUBJECT_EXPORT}
+        id_property = self._id_property(spec)
+        return Entity(
+            key=spec.key,
+            label=str(spec.label),
+            fields=tuple(fields),
+            id_field="id",
+            cursor_field=f"properties.{spec.modified}",
+            natural_keys=(f"properties.{id_property}",) if id_property else (),
+            # deals: the hub stamps its reference in the unique custom property it upserts by
+            reference_field=f"properties.{id_property}" if spec.key == "deals" and id_property else "",
+            capabilities=frozenset(capabilities),
+        )
 
-    @staticmethod
-    def _field(name: str) -> Field:
-        kind, label, personal = KNOWN_PROPERTIES.get(name, ("string", name, guess_personal(name, [])))
-        return Field(f"properties.{name}", kind, str(label), required=name == "email", personal=personal)
+    def _field(self, name: str, spec: HubSpotObject | None = None) -> Field:
+        spec = spec or OBJECTS["contacts"]
+        kind, label, personal = spec.known.get(name, ("string", name, guess_personal(name, [])))
+        required = name == self._id_property(spec)
+        return Field(f"properties.{name}", kind, str(label), required=required, personal=personal)
 
     # --- read ------------------------------------------------------------------------------------
 
@@ -390,7 +629,7 @@ class HubSpotConnector(Connector):
         self._json("GET", CONTACTS, params={"limit": 1, "properties": "email"})
 
     def read(self, entity, cursor=None, *, since=None, limit=None) -> Iterator[Page]:
-        self.entity(entity)
+        spec = self._spec(entity)
         if cursor:
             try:
                 state = json.loads(cursor)
@@ -408,16 +647,20 @@ class HubSpotConnector(Connector):
         else:
             state = {"mode": "list"}
         if state.get("mode") == "search":
-            yield from self._read_search(state, limit)
+            yield from self._read_search(spec, state, limit)
         else:
-            yield from self._read_list(state, limit)
+            yield from self._read_list(spec, state, limit)
 
-    def _read_list(self, state: dict, limit: int | None) -> Iterator[Page]:
+    def _read_list(self, spec: HubSpotObject, state: dict, limit: int | None) -> Iterator[Page]:
         size = min(self.list_page_size, limit or self.list_page_size)
         returned = 0
         while True:
-            params = {"limit": size, "properties": ",".join(self.properties), "after": state.get("after")}
-            body = self._json("GET", CONTACTS, params=params)
+            params = {
+                "limit": size,
+                "properties": ",".join(self._properties(spec)),
+                "after": state.get("after"),
+            }
+            body = self._json("GET", spec.path, params=params)
             records = [r for r in body.get("results") or [] if isinstance(r, dict)]
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             next_state = {"mode": "list", "after": str(after)} if after and records else None
@@ -430,12 +673,12 @@ class HubSpotConnector(Connector):
                 return
             state = next_state
 
-    def _read_search(self, state: dict, limit: int | None) -> Iterator[Page]:
-        """Contacts modified after ``state["since"]``, oldest first, across HubSpot's search cap.
+    def _read_search(self, spec: HubSpotObject, state: dict, limit: int | None) -> Iterator[Page]:
+        """Records modified after ``state["since"]``, oldest first, across HubSpot's search cap.
 
         ``state`` (the cursor): ``since`` (epoch ms); ``gte`` (after a cap restart the bound is
         inclusive); ``skip`` (ids already returned at exactly ``since``); ``after`` (HubSpot's
-        offset in the current query); ``tie`` with ``id_after`` (draining the contacts of one
+        offset in the current query); ``tie`` with ``id_after`` (draining the records of one
         millisecond by id, when more of them than the cap share it)."""
         size = min(self.search_page_size, limit or self.search_page_size)
         returned = 0
@@ -443,26 +686,30 @@ class HubSpotConnector(Connector):
             since, skip = int(state["since"]), set(state.get("skip") or [])
             if state.get("tie"):
                 filters = [
-                    {"propertyName": "lastmodifieddate", "operator": "EQ", "value": str(since)},
+                    {"propertyName": spec.modified, "operator": "EQ", "value": str(since)},
                     {"propertyName": "hs_object_id", "operator": "GT", "value": str(state["id_after"])},
                 ]
                 sort = "hs_object_id"
             else:
                 operator = "GTE" if state.get("gte") else "GT"
-                filters = [{"propertyName": "lastmodifieddate", "operator": operator, "value": str(since)}]
-                sort = "lastmodifieddate"
+                filters = [{"propertyName": spec.modified, "operator": operator, "value": str(since)}]
+                sort = spec.modified
             body = {
                 "filterGroups": [{"filters": filters}],
                 "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
-                "properties": self.properties,
+                "properties": self._properties(spec),
                 "limit": size,
             }
             if state.get("after"):
                 body["after"] = state["after"]
-            answer = self._json("POST", f"{CONTACTS}/search", json=body)
+            answer = self._json("POST", f"{spec.path}/search", json=body)
             results = [r for r in answer.get("results") or [] if isinstance(r, dict)]
-            records = [r for r in results if not (str(r.get("id")) in skip and modified_ms(r) == since)]
-            next_state = self._next_search_state(state, answer, results)
+            records = [
+                r
+                for r in results
+                if not (str(r.get("id")) in skip and modified_ms(r, spec.modified) == since)
+            ]
+            next_state = self._next_search_state(spec, state, answer, results)
             if limit is not None:
                 records = records[: max(0, limit - returned)]
             returned += len(records)
@@ -472,7 +719,9 @@ class HubSpotConnector(Connector):
                 return
             state = next_state
 
-    def _next_search_state(self, state: dict, answer: dict, results: list[dict]) -> dict | None:
+    def _next_search_state(
+        self, spec: HubSpotObject, state: dict, answer: dict, results: list[dict]
+    ) -> dict | None:
         """Where the read goes on after this answer: the next page of the same query, a new query
         when this one reached HubSpot's cap, or nowhere.
 
@@ -500,9 +749,12 @@ class HubSpotConnector(Connector):
         if tail_ms is None and state.get("gte"):
             tail_ms, tail = since, set(state.get("skip") or [])
         for record in results:
-            ms = modified_ms(record)
+            ms = modified_ms(record, spec.modified)
             if ms is None:
-                raise ConfigError(_("HubSpot's search answered contacts without lastmodifieddate."))
+                raise ConfigError(
+                    _("HubSpot's search answered %(entity)s without %(property)s.")
+                    % {"entity": spec.key, "property": spec.modified}
+                )
             if tail_ms is None or ms > tail_ms:
                 tail_ms, tail = ms, {str(record.get("id"))}
             elif ms == tail_ms:
@@ -513,49 +765,51 @@ class HubSpotConnector(Connector):
             return None
         skip = sorted(tail, key=_id_order)
         if state.get("gte") and tail_ms == since:
-            # The whole query was that one millisecond: more contacts share it than the cap lets
+            # The whole query was that one millisecond: more records share it than the cap lets
             # through. Drain it by id (a total order), then go on after it.
             return {"mode": "search", "since": since, "tie": True, "id_after": "0", "skip": skip}
-        # A new query from the last millisecond seen, inclusive, skipping the contacts already
+        # A new query from the last millisecond seen, inclusive, skipping the records already
         # returned at exactly that millisecond.
         return {"mode": "search", "since": tail_ms, "gte": True, "skip": skip}
 
     def fetch(self, entity, ids):
-        self.entity(entity)
+        spec = self._spec(entity)
         # HubSpot's ids are numbers: anything else cannot exist (and would fail the whole batch)
-        return self._batch_read([str(i).strip() for i in ids if str(i).strip().isdigit()])
+        return self._batch_read(spec, [str(i).strip() for i in ids if str(i).strip().isdigit()])
 
-    def _batch_read(self, idents: list[str], id_property: str | None = None) -> list[dict]:
-        """Contacts by id (or by ``id_property``), in the order asked; unknown ones are left out."""
+    def _batch_read(
+        self, spec: HubSpotObject, idents: list[str], id_property: str | None = None
+    ) -> list[dict]:
+        """Records by id (or by the unique ``id_property``), in the order asked; unknown ones are left out."""
         idents = list(dict.fromkeys(i for i in idents if i))
         found: dict[str, dict] = {}
         for start in range(0, len(idents), self.batch_size):
             chunk = idents[start : start + self.batch_size]
-            body: dict = {"inputs": [{"id": i} for i in chunk], "properties": self.properties}
+            body: dict = {"inputs": [{"id": i} for i in chunk], "properties": self._properties(spec)}
             if id_property:
                 body["idProperty"] = id_property
-            answer = self._json("POST", f"{CONTACTS}/batch/read", json=body)
+            answer = self._json("POST", f"{spec.path}/batch/read", json=body)
             for record in answer.get("results") or []:
                 if isinstance(record, dict):
-                    key = _email_of(record) if id_property == "email" else str(record.get("id"))
+                    key = _email_of(record, id_property) if id_property else str(record.get("id"))
                     found[key] = record
-        keys = [i.lower() for i in idents] if id_property == "email" else idents
+        keys = [i.lower() for i in idents] if id_property else idents
         return [found[k] for k in dict.fromkeys(keys) if k in found]
 
     def lookup(self, entity, field_name, values):
-        self.entity(entity)
+        spec = self._spec(entity)
         name = field_name.removeprefix("properties.")
         values = [str(v).strip() for v in values if v not in (None, "")]
         if not values:
             return []
-        if name == "email":
-            return self._batch_read(values, "email")
+        if name and name == self._id_property(spec):
+            return self._batch_read(spec, values, name)
         if name in ("id", "hs_object_id"):
-            return self._batch_read([v for v in values if v.isdigit()])
-        return self._search_in(name, values)
+            return self._batch_read(spec, [v for v in values if v.isdigit()])
+        return self._search_in(spec, name, values)
 
-    def _search_in(self, name: str, values: list[str]) -> list[dict]:
-        """Contacts whose property ``name`` is one of ``values`` (HubSpot wants lower-case values for
+    def _search_in(self, spec: HubSpotObject, name: str, values: list[str]) -> list[dict]:
+        """Records whose property ``name`` is one of ``values`` (HubSpot wants lower-case values for
         IN on text properties; at most 100 values a filter)."""
         found: dict[str, dict] = {}
         for start in range(0, len(values), 100):
@@ -566,12 +820,12 @@ class HubSpotConnector(Connector):
                     "filterGroups": [
                         {"filters": [{"propertyName": name, "operator": "IN", "values": chunk}]}
                     ],
-                    "properties": self.properties,
+                    "properties": self._properties(spec),
                     "limit": self.search_page_size,
                 }
                 if after:
                     body["after"] = after
-                answer = self._json("POST", f"{CONTACTS}/search", json=body)
+                answer = self._json("POST", f"{spec.path}/search", json=body)
                 for record in answer.get("results") or []:
                     if isinstance(record, dict):
                         found[str(record.get("id"))] = record
@@ -583,71 +837,110 @@ class HubSpotConnector(Connector):
     # --- write -----------------------------------------------------------------------------------
 
     def write(self, entity, records, mode=WriteMode.UPSERT):
-        self.entity(entity)
+        spec = self._spec(entity)
         mode = WriteMode(mode)
+        id_property = self._id_property(spec)
         results: list[WriteResult | None] = [None] * len(records)
         items = []  # (index, HubSpot input, the key HubSpot reports it under)
         for index, record in enumerate(records):
             try:
-                items.append((index, *self._input(record, mode)))
+                payload, key = self._input(spec, id_property, record, mode)
+                items.append((index, payload, f"#{index}" if key is None else key))
             except RecordError as exc:
                 results[index] = WriteResult.failed(exc)
-        if mode == WriteMode.CREATE:
-            items = self._drop_existing(items, results)
-        path = {
+        if mode == WriteMode.CREATE and id_property:
+            items = self._drop_existing(spec, id_property, items, results)
+        paths = {
             WriteMode.UPSERT: "batch/upsert",
             WriteMode.CREATE: "batch/create",
             WriteMode.UPDATE: "batch/update",
-        }[mode]
-        for chunk in self._chunks(items):
-            for index, result in self._write_chunk(path, mode, chunk).items():
-                results[index] = result
+        }
+        groups: dict[tuple[str, WriteMode], list] = {}
+        for item in items:
+            if mode == WriteMode.UPSERT and not id_property:
+                # No unique property to upsert by: an id means update, no id means create.
+                how = WriteMode.UPDATE if "id" in item[1] else WriteMode.CREATE
+            else:
+                how = mode
+            groups.setdefault((paths[how], how), []).append(item)
+        for (path, how), group in groups.items():
+            for chunk in self._chunks(group):
+                for index, result in self._write_chunk(spec, id_property, path, how, chunk).items():
+                    results[index] = result
         return results
 
-    def _input(self, record, mode: WriteMode) -> tuple[dict, str]:
-        """The batch input for one record and its key (email, or id for an update by id)."""
+    def _input(
+        self, spec: HubSpotObject, id_property: str, record, mode: WriteMode
+    ) -> tuple[dict, str | None]:
+        """The batch input for one record and its key (its unique property's value, or its id for an
+        update by id; ``None`` for a create without a unique property)."""
+        noun = spec.noun
         if not isinstance(record, dict):
-            raise RecordError(_("A HubSpot contact must be a JSON object."))
+            raise RecordError(_("A HubSpot %(noun)s must be a JSON object.") % {"noun": noun})
         props = record.get("properties")
         if props is None:  # a flat record: everything but HubSpot's top-level keys is a property
             props = {k: v for k, v in record.items() if k not in RECORD_KEYS}
         if not isinstance(props, dict):
-            raise RecordError(_("The “properties” of a HubSpot contact must be a JSON object."))
-        props = {k: v for k, v in props.items() if k not in READ_ONLY_PROPERTIES}
-        email = str(props.get("email") or "").strip()
+            raise RecordError(
+                _("The “properties” of a HubSpot %(noun)s must be a JSON object.") % {"noun": noun}
+            )
+        props = {k: v for k, v in props.items() if k not in spec.read_only}
         record_id = str(record.get("id") or "").strip()
+        if not id_property:  # by id only
+            if record_id and mode != WriteMode.CREATE:
+                return {"id": record_id, "properties": props}, record_id
+            if mode == WriteMode.UPDATE:
+                raise RecordError(
+                    _("This %(noun)s has no id to update it by.") % {"noun": noun}, reason="validation"
+                )
+            return {"properties": props}, None
+        key = str(props.get(id_property) or "").strip()
         if mode == WriteMode.UPDATE and record_id:
             return {"id": record_id, "properties": props}, record_id
-        if not email:
-            raise RecordError(
-                _("This contact has no email: HubSpot contacts are matched by email.")
-                if mode != WriteMode.UPDATE
-                else _("This contact has neither an id nor an email to update it by."),
-                reason="validation",
-            )
-        props["email"] = email
-        if mode == WriteMode.UPSERT:
-            return {"id": email, "idProperty": "email", "properties": props}, email.lower()
-        if mode == WriteMode.UPDATE:
-            return {"id": email, "idProperty": "email", "properties": props}, email.lower()
-        return {"properties": props}, email.lower()
+        if not key:
+            if spec.key == "contacts":
+                message = (
+                    _("This contact has no email: HubSpot contacts are matched by email.")
+                    if mode != WriteMode.UPDATE
+                    else _("This contact has neither an id nor an email to update it by.")
+                )
+            elif mode != WriteMode.UPDATE:
+                message = _("This %(noun)s has no %(property)s: HubSpot %(entity)s are matched by it.") % {
+                    "noun": noun,
+                    "property": id_property,
+                    "entity": spec.key,
+                }
+            else:
+                message = _("This %(noun)s has neither an id nor a %(property)s to update it by.") % {
+                    "noun": noun,
+                    "property": id_property,
+                }
+            raise RecordError(message, reason="validation")
+        props[id_property] = key
+        if mode in (WriteMode.UPSERT, WriteMode.UPDATE):
+            return {"id": key, "idProperty": id_property, "properties": props}, key.lower()
+        return {"properties": props}, key.lower()
 
-    def _drop_existing(self, items, results) -> list:
-        """Create mode: the emails HubSpot already knows fail without touching their contact."""
+    def _drop_existing(self, spec: HubSpotObject, id_property: str, items, results) -> list:
+        """Create mode: the keys HubSpot already knows fail without touching their record."""
         existing = {
-            _email_of(r): str(r.get("id")) for r in self._batch_read([key for _, _, key in items], "email")
+            _email_of(r, id_property): str(r.get("id"))
+            for r in self._batch_read(spec, [key for _, _, key in items], id_property)
         }
         kept = []
         for index, payload, key in items:
             if key in existing:
-                results[index] = WriteResult.failed(
-                    RecordError(
-                        _("A HubSpot contact with this email already exists (id %(id)s).")
-                        % {"id": existing[key]},
-                        status=409,
-                        reason="conflict",
-                    )
-                )
+                if spec.key == "contacts":
+                    message = _("A HubSpot contact with this email already exists (id %(id)s).") % {
+                        "id": existing[key]
+                    }
+                else:
+                    message = _("A HubSpot %(noun)s with this %(property)s already exists (id %(id)s).") % {
+                        "noun": spec.noun,
+                        "property": id_property,
+                        "id": existing[key],
+                    }
+                results[index] = WriteResult.failed(RecordError(message, status=409, reason="conflict"))
             else:
                 kept.append((index, payload, key))
         return kept
@@ -666,18 +959,20 @@ class HubSpotConnector(Connector):
             yield chunk
             pending = rest
 
-    def _write_chunk(self, path: str, mode: WriteMode, chunk: list) -> dict[int, WriteResult]:
-        # batch/create is not idempotent (a resend after a lost answer would create contacts twice);
+    def _write_chunk(
+        self, spec: HubSpotObject, id_property: str, path: str, mode: WriteMode, chunk: list
+    ) -> dict[int, WriteResult]:
+        # batch/create is not idempotent (a resend after a lost answer would create records twice);
         # upsert and update by key are.
         response = self._call(
             "POST",
-            f"{CONTACTS}/{path}",
+            f"{spec.path}/{path}",
             json={"inputs": [p for _, p, _ in chunk]},
             idempotent=mode != WriteMode.CREATE,
         )
         body = _body(response) if response.status_code >= 400 else None
         not_found = isinstance(body, dict) and body.get("category") == "OBJECT_NOT_FOUND"
-        if response.status_code == 404 and not not_found:  # not HubSpot's "no such contact"
+        if response.status_code == 404 and not not_found:  # not HubSpot's "no such record"
             raise ConfigError(
                 _("HubSpot has no %(path)s endpoint here: check the API base URL.") % {"path": path},
                 status=404,
@@ -689,8 +984,8 @@ class HubSpotConnector(Connector):
             if len(chunk) > 1 and (response.status_code in (400, 409, 422) or not_found):
                 middle = len(chunk) // 2
                 return {
-                    **self._write_chunk(path, mode, chunk[:middle]),
-                    **self._write_chunk(path, mode, chunk[middle:]),
+                    **self._write_chunk(spec, id_property, path, mode, chunk[:middle]),
+                    **self._write_chunk(spec, id_property, path, mode, chunk[middle:]),
                 }
             message = hubspot_message(body) if isinstance(body, dict) else remote_message(response)
             error = RecordError(
@@ -705,8 +1000,8 @@ class HubSpotConnector(Connector):
         for result in answer.get("results") or []:
             if isinstance(result, dict):
                 by_key[str(result.get("id"))] = result
-                if _email_of(result):
-                    by_key[_email_of(result)] = result
+                if id_property and _email_of(result, id_property):
+                    by_key[_email_of(result, id_property)] = result
         errors: dict[str, dict] = {}
         loose: list[dict] = []  # errors that name no input
         for error in answer.get("errors") or []:
@@ -728,7 +1023,7 @@ class HubSpotConnector(Connector):
                 error = errors[key.lower()]
                 out[index] = WriteResult.failed(
                     RecordError(
-                        hubspot_message(error) or _("HubSpot rejected this contact."),
+                        hubspot_message(error) or _("HubSpot rejected this %(noun)s.") % {"noun": spec.noun},
                         status=response.status_code,
                         remote=error,
                         reason=str(error.get("category") or "").lower(),
@@ -743,16 +1038,16 @@ class HubSpotConnector(Connector):
                 out[index] = WriteResult(ok=True, target_id=str(result.get("id")), action=action)
             else:
                 message = "; ".join(hubspot_message(e) for e in loose) or _(
-                    "HubSpot's answer did not mention this contact."
-                )
+                    "HubSpot's answer did not mention this %(noun)s."
+                ) % {"noun": spec.noun}
                 out[index] = WriteResult.failed(RecordError(message, status=response.status_code))
         return out
 
     def delete(self, entity, ids):
-        self.entity(entity)
+        spec = self._spec(entity)
         results = []
         for record_id in ids:
-            response = self._call("DELETE", f"{CONTACTS}/{quote(str(record_id), safe='')}")
+            response = self._call("DELETE", f"{spec.path}/{quote(str(record_id), safe='')}")
             if response.status_code in (200, 204, 404):  # HubSpot answers 204 for an unknown id too
                 results.append(WriteResult(ok=True, target_id=str(record_id), action="deleted"))
             else:

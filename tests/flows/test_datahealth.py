@@ -157,7 +157,12 @@ def test_console_starts_a_scan_and_masks_personal_values(crm, django_capture_on_
     admin.force_login(UserFactory(roles=[INTEGRATION_ADMIN]))
     page = admin.get(reverse("flows:system_health", args=[crm.pk]))
     body = page.content.decode()
-    assert page.status_code == 200 and 'value="contacts"' in body and "properties.lastmodifieddate" in body
+    assert page.status_code == 200 and 'value="contacts"' in body
+    # HubSpot declares companies, contacts, deals and products: choosing contacts proposes its fields
+    chosen = admin.post(
+        reverse("flows:system_health", args=[crm.pk]), {"_refresh": "1", "entity": "contacts"}
+    )
+    assert chosen.status_code == 200 and "properties.lastmodifieddate" in chosen.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         started = admin.post(
             reverse("flows:system_health", args=[crm.pk]),

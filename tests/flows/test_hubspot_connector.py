@@ -94,7 +94,9 @@ def test_check_ok_and_wrong_token(crm):
 
 
 def test_discover_declares_contacts_with_fields_and_samples(crm):
-    (entity,) = connector(crm).discover(sample_size=3)
+    found = {e.key: e for e in connector(crm).discover(sample_size=3)}
+    assert list(found) == ["contacts", "companies", "deals", "products"]
+    entity = found["contacts"]
     assert entity.key == "contacts" and entity.id_field == "id"
     assert entity.natural_keys == ("properties.email",)
     assert entity.cursor_field == "properties.lastmodifieddate"
