@@ -8,6 +8,19 @@ Served under ``/rest/default/V1/`` and ``/rest/V1/``; requests and responses fol
   ``Authorization: Bearer <token>`` (401 ``The consumer isn't authorized to access ...``).
 - ``products`` (GET searchCriteria, POST create-or-update by sku), ``products/{sku}`` (GET, PUT
   create-or-update, DELETE → ``true``).
+- Configurable products (``type_id`` ``configurable``): ``configurable-products/{sku}/options``
+  (POST ``{"option": {attribute_id, label, position, values: [{value_index}]}}`` → the option id; the
+  attributes known are ``93`` color and ``144`` size), ``.../options/all`` (GET), ``.../child`` (POST
+  ``{"childSku"}`` → ``true``; 400 when the child lacks a value of a configurable attribute, is already
+  attached, or repeats another child's values) and ``.../children`` (GET, the child products). The
+  parent shows them as ``extension_attributes.configurable_product_options`` and
+  ``configurable_product_links`` (child ids), which a product save may also set.
+- Legacy stock (CatalogInventory): ``stockItems/{productSku}`` (GET the stock item) and PUT
+  ``products/{productSku}/stockItems/{itemId}`` ``{"stockItem": {...}}`` → the item id: the fields
+  given are laid over the item (the path's item id is not used, as in Magento), the status is worked
+  out (out of stock at or under ``min_qty`` without backorders) and ``low_stock_date`` set when the
+  quantity is under ``notify_stock_qty``. As with MSI installed, quantity and status are those of the
+  product's ``default`` source item; an unknown SKU is a 404.
 - MSI ``inventory/source-items``: GET searchCriteria; POST ``{"sourceItems": [...]}`` saves the
   whole batch or nothing: ``[]`` on success, 400 ``Validation Failed`` (with ``errors``) for a
   malformed item, 400 ``Could not save Source Item`` for an unknown sku or source.
@@ -528,6 +541,14 @@ def search_result(items: list[Any], criteria: dict[str, Any], total: int) -> Res
 def render_product(doc: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in doc.items() if k != "updated_at"}
     out["updated_at"] = magento_datetime(doc["updated_at"])
+    # Magento shows the options and children (ids) of configurable products only
+    extension = {
+        k: v for k, v in (doc.get("extension_attributes") or {}).items() if not k.startswith("configurable_")
+    }
+    if doc.get("type_id") == "configurable":
+        for key in ("configurable_product_options", "configurable_product_links"):
+            extension[key] = doc["extension_attributes"].get(key) or []
+    out["extension_attributes"] = extension
     return out
 
 
@@ -640,6 +661,8 @@ def save_product(store: Store, product: Any, sku: str | None = None) -> dict[str
     for key in ("website_ids", "category_links"):
         if isinstance(extension, dict) and key in extension:
             doc["extension_attributes"][key] = extension[key]
+    if doc["type_id"] == "configurable" and isinstance(extension, dict):
+        _save_configurable(store, doc, extension)
     attrs = product.get("custom_attributes")
     if attrs is not None:
         if not isinstance(attrs, list):
@@ -673,6 +696,32 @@ def save_product(store: Store, product: Any, sku: str | None = None) -> dict[str
             },
         )
     return doc
+
+
+def _save_configurable(store: Store, doc: dict[str, Any], extension: dict[str, Any]) -> None:
+    """The options and children given in a configurable product's save replace its own (Magento's
+    configurable SaveHandler), checked as its ProductRepositorySave plugin does."""
+    own = doc["extension_attributes"]
+    options = own.get("configurable_product_options") or []
+    links = own.get("configurable_product_links") or []
+    given = extension.get("configurable_product_options")
+    if isinstance(given, list):
+        by_attribute = {o["attribute_id"]: o for o in options}
+        options = []
+        for option in given:
+            old = by_attribute.get(str(option.get("attribute_id"))) if isinstance(option, dict) else None
+            options.append(old if old is not None else _option_doc(store, option, doc["id"]))
+    given = extension.get("configurable_product_links")
+    if isinstance(given, list):
+        if any(not isinstance(i, int) or isinstance(i, bool) for i in given):
+            raise MagentoError(
+                400,
+                'The "%fieldValue" value\'s type is invalid. The "%fieldName" type was expected. Verify and try again.',
+                {"fieldValue": next(str(i) for i in given if not isinstance(i, int) or isinstance(i, bool)), "fieldName": "int"},
+            )  # fmt: skip
+        links = list(dict.fromkeys(given))
+    _check_links(store, options, links)
+    own["configurable_product_options"], own["configurable_product_links"] = options, links
 
 
 async def post_product(request: Request) -> Response:
@@ -718,8 +767,19 @@ async def delete_product(request: Request) -> Response:
         raise _not_found_product()
     store.delete("product", doc["id"])
     store.delete("product_sku", sku)
+    store.delete("stock_item", sku)
     for source in SOURCES:
         store.delete("source_item", f"{sku}|{source}")
+    # catalog_product_super_link rows go with the child (ON DELETE CASCADE)
+    for parent in list(store.iter_by_id("product")):
+        links = (parent.get("extension_attributes") or {}).get("configurable_product_links") or []
+        if doc["id"] in links:
+            kept = {k: v for k, v in parent.items() if k != "updated_at"}
+            kept["extension_attributes"] = {
+                **parent["extension_attributes"],
+                "configurable_product_links": [i for i in links if i != doc["id"]],
+            }
+            store.put("product", parent["id"], kept)
     _shop(request).emit("products/deleted", {"entity_id": doc["id"], "sku": sku})
     return respond(True)
 
@@ -795,6 +855,255 @@ async def post_source_items(request: Request) -> Response:
     for item in clean:
         _put_source_item(store, item)
     return respond([])
+
+
+# -- configurable products ---------------------------------------------------------------------
+# The configurable attributes the stand-in knows, by Magento attribute id (a default install's
+# ``color`` and ``size``): a child is linked only when it has a value for each of its parent's.
+CONFIGURABLE_ATTRIBUTES = {"93": "color", "144": "size"}
+
+
+def _configurable_product(store: Store, sku: str) -> dict[str, Any]:
+    """The parent for the options endpoints (Magento's OptionRepository::getProduct)."""
+    doc = _product_by_sku(store, sku)
+    if doc is None:
+        raise _not_found_product()
+    if doc.get("type_id") != "configurable":
+        raise MagentoError(
+            400, 'This is implemented for the "%fieldValue" configurable product only.', {"fieldValue": sku}
+        )
+    return doc
+
+
+def _child_value(child: dict[str, Any], code: str) -> Any:
+    for attr in child.get("custom_attributes") or ():
+        if attr.get("attribute_code") == code:
+            return attr.get("value")
+    return None
+
+
+def _check_links(store: Store, options: list[dict[str, Any]], child_ids: list[int]) -> None:
+    """Magento's ProductRepositorySave plugin: every child exists, has a value for each configurable
+    attribute, and no two children share the same set of values."""
+    codes = [CONFIGURABLE_ATTRIBUTES.get(str(o.get("attribute_id")), "") for o in options]
+    seen: dict[tuple, int] = {}
+    for child_id in child_ids:
+        child = store.get("product", child_id) if isinstance(child_id, int) else None
+        if child is None:
+            raise MagentoError(
+                404, "The product that was requested doesn't exist. Verify the product and try again."
+            )
+        values = []
+        for code in codes:
+            value = _child_value(child, code)
+            if value in (None, ""):
+                raise MagentoError(
+                    400, 'Product with id "%fieldValue" does not contain required attribute "%fieldName".',
+                    {"fieldValue": child_id, "fieldName": code},
+                )  # fmt: skip
+            values.append(str(value))
+        key = tuple(values)
+        if key in seen and codes:
+            raise MagentoError(
+                400, 'Products "%fieldName" and "%fieldValue" have the same set of attribute values.',
+                {"fieldName": seen[key], "fieldValue": child_id},
+            )  # fmt: skip
+        seen[key] = child_id
+
+
+def _option_doc(store: Store, option: Any, product_id: int) -> dict[str, Any]:
+    """A new configurable option, checked as Magento's OptionRepository::validateNewOptionData."""
+    option = option if isinstance(option, dict) else {}
+    errors = []
+    if not option.get("attribute_id"):
+        errors.append({"message": "Option attribute ID is not specified."})
+    if not option.get("label"):
+        errors.append({"message": "Option label is not specified."})
+    values = option.get("values")
+    if not values or not isinstance(values, list):
+        errors.append({"message": "Option values are not specified."})
+    elif any(not isinstance(v, dict) or not isinstance(v.get("value_index"), int) for v in values):
+        errors.append({"message": "Value index is not specified for an option."})
+    if len(errors) == 1:
+        raise MagentoError(400, errors[0]["message"])
+    if errors:
+        raise MagentoError(400, "One or more input exceptions have occurred.", errors=errors)
+    if str(option["attribute_id"]) not in CONFIGURABLE_ATTRIBUTES:
+        # the option row's foreign key to the attribute fails
+        raise MagentoError(400, "An error occurred while saving the option. Please try to save again.")
+    return {
+        "id": next_id(store, "configurable_option"),
+        "attribute_id": str(option["attribute_id"]),
+        "label": str(option["label"]),
+        "position": int(option.get("position") or 0),
+        "values": [{"value_index": v["value_index"]} for v in values],
+        "product_id": product_id,
+    }
+
+
+async def configurable_children(request: Request) -> Response:
+    check_bearer(request, "Magento_Catalog::products")
+    store = _shop(request).store
+    doc = _product_by_sku(store, request.path_params["sku"])
+    if doc is None:
+        raise _not_found_product()
+    if doc.get("type_id") != "configurable":
+        return respond([])
+    links = doc["extension_attributes"].get("configurable_product_links") or []
+    children = [store.get("product", child_id) for child_id in links]
+    return respond([render_product(c) for c in children if c is not None])
+
+
+async def add_configurable_child(request: Request) -> Response:
+    """``POST configurable-products/{sku}/child`` ``{"childSku"}``: Magento's LinkManagement::addChild."""
+    check_bearer(request, "Magento_Catalog::products")
+    app = _shop(request)
+    store = app.store
+    payload = await _body(request)
+    child_sku = payload.get("childSku")
+    if not isinstance(child_sku, str) or not child_sku.strip():
+        raise MagentoError(400, '"%fieldName" is required. Enter and try again.', {"fieldName": "childSku"})
+    parent = _product_by_sku(store, request.path_params["sku"])
+    child = _product_by_sku(store, child_sku)
+    if parent is None or child is None:
+        raise _not_found_product()
+    extension = parent["extension_attributes"]
+    links = list(extension.get("configurable_product_links") or [])
+    if child["id"] in links:
+        raise MagentoError(400, "The product is already attached.")
+    options = extension.get("configurable_product_options") or []
+    if parent.get("type_id") != "configurable" or not options:
+        raise MagentoError(400, "The parent product doesn't have configurable product options.")
+    for option in options:
+        code = CONFIGURABLE_ATTRIBUTES.get(option["attribute_id"], "")
+        if _child_value(child, code) in (None, ""):
+            raise MagentoError(
+                400, 'The child product doesn\'t have the "%fieldName" attribute value. Verify the value and try again.',
+                {"fieldName": code},
+            )  # fmt: skip
+    _check_links(store, options, [*links, child["id"]])
+    doc = json.loads(json.dumps(parent))
+    doc.pop("updated_at", None)
+    doc["extension_attributes"]["configurable_product_links"] = [*links, child["id"]]
+    store.put("product", doc["id"], doc)
+    _emit_product(app, parent, doc)
+    return respond(True)
+
+
+async def add_configurable_option(request: Request) -> Response:
+    """``POST configurable-products/{sku}/options`` ``{"option"}`` → the new option's id."""
+    check_bearer(request, "Magento_Catalog::products")
+    app = _shop(request)
+    store = app.store
+    parent = _configurable_product(store, request.path_params["sku"])
+    payload = await _body(request)
+    if not isinstance(payload.get("option"), dict):
+        raise MagentoError(400, '"%fieldName" is required. Enter and try again.', {"fieldName": "option"})
+    options = list(parent["extension_attributes"].get("configurable_product_options") or [])
+    if any(o["attribute_id"] == str(payload["option"].get("attribute_id")) for o in options):
+        # catalog_product_super_attribute is unique on (product_id, attribute_id)
+        raise MagentoError(400, "An error occurred while saving the option. Please try to save again.")
+    option = _option_doc(store, payload["option"], parent["id"])
+    doc = json.loads(json.dumps(parent))
+    doc.pop("updated_at", None)
+    doc["extension_attributes"]["configurable_product_options"] = [*options, option]
+    store.put("product", doc["id"], doc)
+    _emit_product(app, parent, doc)
+    return respond(option["id"])
+
+
+async def configurable_options(request: Request) -> Response:
+    check_bearer(request, "Magento_Catalog::products")
+    parent = _configurable_product(_shop(request).store, request.path_params["sku"])
+    return respond(parent["extension_attributes"].get("configurable_product_options") or [])
+
+
+# -- legacy stock items (CatalogInventory) ----------------------------------------------------
+# With MSI installed, Magento keeps the legacy stock item in step with the product's ``default``
+# source item: the stand-in keeps the quantity and status there, the item's settings apart.
+STOCK_ITEM_SETTINGS = {
+    "is_qty_decimal": False, "show_default_notification_message": False, "use_config_min_qty": True,
+    "min_qty": 0, "use_config_min_sale_qty": 1, "min_sale_qty": 1, "use_config_max_sale_qty": True,
+    "max_sale_qty": 10000, "use_config_backorders": True, "backorders": 0, "use_config_notify_stock_qty": True,
+    "notify_stock_qty": 1, "use_config_qty_increments": True, "qty_increments": 0,
+    "use_config_enable_qty_inc": True, "enable_qty_increments": False, "use_config_manage_stock": True,
+    "manage_stock": True, "low_stock_date": None, "is_decimal_divided": False, "stock_status_changed_auto": 0,
+}  # fmt: skip
+STOCK_ITEM_KEYS = {"item_id", "product_id", "stock_id", "qty", "is_in_stock", "extension_attributes"} | set(
+    STOCK_ITEM_SETTINGS
+)
+_STOCK_NUMBERS = ("qty", "min_qty", "min_sale_qty", "max_sale_qty", "notify_stock_qty", "qty_increments")
+
+
+def render_stock_item(store: Store, product: dict[str, Any]) -> dict[str, Any]:
+    source = store.get("source_item", f"{product['sku']}|default") or {}
+    settings = {**STOCK_ITEM_SETTINGS, **(store.get("stock_item", product["sku"]) or {})}
+    settings.pop("updated_at", None)
+    return {
+        "item_id": product["id"], "product_id": product["id"], "stock_id": 1,
+        "qty": source.get("quantity", 0), "is_in_stock": bool(source.get("status", 0)), **settings,
+    }  # fmt: skip
+
+
+async def get_stock_item(request: Request) -> Response:
+    check_bearer(request, "Magento_CatalogInventory::cataloginventory")
+    store = _shop(request).store
+    product = _product_by_sku(store, request.path_params["productSku"])
+    if product is None:
+        raise _not_found_product()
+    return respond(render_stock_item(store, product))
+
+
+async def put_stock_item(request: Request) -> Response:
+    """``PUT products/{productSku}/stockItems/{itemId}`` ``{"stockItem"}`` → the item id. As Magento's
+    StockRegistry::updateStockItemBySku: the product is found by SKU (the path's item id is not used),
+    the fields given are laid over the current item, then the save works out the stock status
+    (out of stock at or under the minimum quantity without backorders) and the low-stock date."""
+    check_bearer(request, "Magento_CatalogInventory::cataloginventory")
+    store = _shop(request).store
+    product = _product_by_sku(store, request.path_params["productSku"])
+    if product is None:
+        raise _not_found_product()
+    payload = await _body(request)
+    item = payload.get("stockItem")
+    if not isinstance(item, dict):
+        raise MagentoError(400, '"%fieldName" is required. Enter and try again.', {"fieldName": "stockItem"})
+    for key in item:
+        if key not in STOCK_ITEM_KEYS:
+            raise MagentoError(
+                400, 'Property "%fieldName" does not have accessor method "%fieldValue" in class "Magento\\CatalogInventory\\Api\\Data\\StockItemInterface".',
+                {"fieldName": key, "fieldValue": "get" + "".join(p.capitalize() for p in key.split("_"))},
+            )  # fmt: skip
+    for key in _STOCK_NUMBERS:
+        if key in item and (_number(item[key]) is None or isinstance(item[key], bool)):
+            raise MagentoError(
+                400,
+                'The "%fieldValue" value\'s type is invalid. The "%fieldName" type was expected. Verify and try again.',
+                {"fieldValue": item[key], "fieldName": "float"},
+            )
+    current = render_stock_item(store, product)
+    merged = {**current, **{k: v for k, v in item.items() if k not in ("item_id", "product_id", "stock_id")}}
+    for key in _STOCK_NUMBERS:
+        merged[key] = _number(merged[key])
+    merged["is_in_stock"] = merged["is_in_stock"] in (True, 1, "1", "true")
+    merged["stock_status_changed_auto"] = 0
+    if product.get("type_id") == "configurable":
+        merged["qty"], merged["low_stock_date"] = 0.0, None  # no quantity of its own
+    elif merged["manage_stock"]:
+        if merged["is_in_stock"] and merged["qty"] <= merged["min_qty"] and not merged["backorders"]:
+            merged["is_in_stock"], merged["stock_status_changed_auto"] = False, 1
+        low = merged["qty"] < merged["notify_stock_qty"]
+        merged["low_stock_date"] = _dt(datetime.now(UTC)) if low else None
+    _put_source_item(
+        store,
+        {"sku": product["sku"], "source_code": "default", "quantity": merged["qty"],
+         "status": 1 if merged["is_in_stock"] else 0},
+    )  # fmt: skip
+    settings = {k: merged[k] for k in STOCK_ITEM_SETTINGS}
+    old = store.get("stock_item", product["sku"])
+    if old is None or {k: v for k, v in old.items() if k != "updated_at"} != settings:
+        store.put("stock_item", product["sku"], settings)
+    return respond(product["id"])
 
 
 # -- orders ------------------------------------------------------------------------------------
@@ -1236,6 +1545,12 @@ def routes() -> list[Route]:
         ("products/{sku}", get_product, ["GET"]),
         ("products/{sku}", put_product, ["PUT"]),
         ("products/{sku}", delete_product, ["DELETE"]),
+        ("configurable-products/{sku}/children", configurable_children, ["GET"]),
+        ("configurable-products/{sku}/child", add_configurable_child, ["POST"]),
+        ("configurable-products/{sku}/options", add_configurable_option, ["POST"]),
+        ("configurable-products/{sku}/options/all", configurable_options, ["GET"]),
+        ("products/{productSku}/stockItems/{itemId}", put_stock_item, ["PUT"]),
+        ("stockItems/{productSku}", get_stock_item, ["GET"]),
         ("inventory/source-items", list_source_items, ["GET"]),
         ("inventory/source-items", post_source_items, ["POST"]),
         ("orders", list_orders, ["GET"]),

@@ -15,6 +15,23 @@ Entities:
   carry a composite ``id`` ``"<sku>@<source_code>"``. Writes go in one batch, which Magento saves
   whole or not at all: when it refuses the batch, the items are sent again one by one, so the good ones
   are written and each bad one fails with Magento's own message.
+- ``configurable_products``: the ``products`` of ``type_id`` ``configurable``, each with ``children``
+  (the child SKUs, ``GET configurable-products/{sku}/children``) and ``configurable_options`` (Magento's
+  ``extension_attributes.configurable_product_options``: ``attribute_id``, ``label``, ``position``,
+  ``values`` of ``value_index``). A write saves the parent as a product (``type_id`` forced to
+  ``configurable``), adds the options whose attribute it lacks (``POST configurable-products/{sku}/options``)
+  and links the children not yet linked (``POST configurable-products/{sku}/child``): links are added,
+  never removed. A child Magento refuses (it lacks a value of a configurable attribute, or repeats
+  another child's values) fails the record with Magento's message; the parent stays saved and the
+  children before it linked, so the record is simply written again once fixed.
+- ``stock_items``: legacy stock (CatalogInventory), for shops without MSI: ``GET stockItems/{sku}`` and
+  ``PUT products/{sku}/stockItems/{item_id}``, one product at a time (the legacy API has no batch and no
+  list: a read lists the products and gets each one's stock item). Records carry ``sku`` (their id),
+  ``qty``, ``is_in_stock`` and the item's settings (``manage_stock``, ``min_qty``, ``backorders`` …). A
+  write reads the current item and sends it back with the record's fields laid over it, because the
+  specification requires every setting in the body; ``is_in_stock`` left out follows ``qty`` (in stock
+  above ``min_qty`` or with backorders). Every product has a stock item, so every write mode updates
+  it; an unknown SKU fails that record only.
 - ``orders`` (``GET orders``, ``GET orders/{id}``); writing an order adds a status comment
   (``POST orders/{id}/comments``), optionally with a new status. Orders are never created here.
 - ``customers`` (``GET customers/search``, ``POST customers``, ``PUT``/``DELETE customers/{id}``).
@@ -29,8 +46,10 @@ order-anonymise endpoint; the shipping address, where the order has one, is save
 
 Lists use ``searchCriteria`` (page size + current page, sorted by id) and stop on ``total_count``:
 Magento answers a page past the end of orders and customers with the last page again. Incremental reads
-filter ``updated_at`` ``gt`` the bound in Magento's ``YYYY-MM-DD HH:MM:SS`` (UTC); MSI source items
-have no timestamp, so they are always read whole.
+filter ``updated_at`` ``gt`` the bound in Magento's ``YYYY-MM-DD HH:MM:SS`` (UTC); MSI source items and
+legacy stock items have no timestamp, so they are always read whole. Configurable products are listed
+with a ``type_id`` filter, or, in an incremental read (the specification declares one filter), with the
+``updated_at`` filter and the other product types left out here.
 """
 
 from __future__ import annotations
@@ -77,6 +96,8 @@ STORE_CODE = re.compile(r"^[a-z][a-z0-9_]*$", re.I)
 LISTS = {
     "products": ("products", "entity_id"),
     "source_items": ("inventory/source-items", "source_item_id"),
+    "configurable_products": ("products", "entity_id"),
+    "stock_items": ("products", "entity_id"),
     "orders": ("orders", "entity_id"),
     "customers": ("customers/search", "entity_id"),
 }
@@ -100,6 +121,16 @@ ORDER_MASK = (
     ("billing_address.telephone", "0000000000"),
 )
 SOURCE_ITEM_KEYS = ("sku", "source_code", "quantity", "status", "extension_attributes")
+CONFIGURABLE_KEYS = ("children", "configurable_options")
+# The legacy stock item's writable fields and their types in the specification
+STOCK_ITEM_TYPES = {
+    "qty": float, "is_in_stock": bool, "is_qty_decimal": bool, "use_config_min_qty": bool, "min_qty": float,
+    "use_config_min_sale_qty": int, "min_sale_qty": float, "use_config_max_sale_qty": bool,
+    "max_sale_qty": float, "use_config_backorders": bool, "backorders": int,
+    "use_config_notify_stock_qty": bool, "notify_stock_qty": float, "use_config_qty_increments": bool,
+    "qty_increments": float, "use_config_enable_qty_inc": bool, "enable_qty_increments": bool,
+    "use_config_manage_stock": bool, "manage_stock": bool, "is_decimal_divided": bool,
+}  # fmt: skip
 
 
 def token_key(system_id) -> str:
@@ -174,7 +205,7 @@ def magento_message(response: httpx.Response) -> str:
             if detail != message and detail not in details:
                 details.append(detail)
     if details:
-        message = f"{message}: {'; '.join(details)}" if message else "; ".join(details)
+        message = f"{message.rstrip('.')}: {'; '.join(details)}" if message else "; ".join(details)
     return message[:1000] or _("HTTP %(status)s") % {"status": response.status_code}
 
 
@@ -237,6 +268,29 @@ SOURCE_ITEM_FIELDS = (
     Field("quantity", "number", gettext_lazy("Quantity")),
     Field("status", "integer", gettext_lazy("Stock status (1 in stock, 0 out of stock)")),
 )
+CONFIGURABLE_FIELDS = (
+    *(f for f in PRODUCT_FIELDS if f.name != "type_id"),
+    Field("children", "array", gettext_lazy("Child product SKUs")),
+    Field(
+        "configurable_options",
+        "array",
+        gettext_lazy("Configurable attributes (attribute_id, label, position, values of value_index)"),
+    ),
+)
+STOCK_ITEM_FIELDS = (
+    Field("id", "string", gettext_lazy("Id (the SKU)")),
+    Field("sku", "string", gettext_lazy("SKU"), required=True),
+    Field("qty", "number", gettext_lazy("Quantity")),
+    Field("is_in_stock", "boolean", gettext_lazy("In stock")),
+    Field("item_id", "integer", gettext_lazy("Stock item id")),
+    Field("product_id", "integer", gettext_lazy("Product id")),
+    Field("manage_stock", "boolean", gettext_lazy("Manage stock")),
+    Field("use_config_manage_stock", "boolean", gettext_lazy("Manage stock as configured")),
+    Field("min_qty", "number", gettext_lazy("Out-of-stock threshold")),
+    Field("backorders", "integer", gettext_lazy("Backorders (0 no, 1 allowed, 2 allowed and notify)")),
+    Field("notify_stock_qty", "number", gettext_lazy("Notify for quantity below")),
+    Field("low_stock_date", "datetime", gettext_lazy("Low stock since")),
+)
 ORDER_FIELDS = (
     Field("entity_id", "integer", gettext_lazy("Order id")),
     Field("increment_id", "string", gettext_lazy("Order number")),
@@ -291,8 +345,8 @@ class MagentoConnector(Connector):
     key = "magento"
     label = gettext_lazy("Adobe Commerce / Magento 2")
     description = gettext_lazy(
-        "Adobe Commerce or Magento Open Source 2.4 through its admin REST API: products, MSI stock, "
-        "orders and customers."
+        "Adobe Commerce or Magento Open Source 2.4 through its admin REST API: simple and configurable "
+        "products, MSI or legacy stock, orders and customers."
     )
     help_text = gettext_lazy(
         "Use an admin user whose role grants the Catalog, Inventory, Sales and Customers resources "
@@ -574,6 +628,23 @@ class MagentoConnector(Connector):
                 capabilities=rwd,
             ),
             Entity(
+                key="configurable_products",
+                label=str(_("Configurable products and their children")),
+                fields=CONFIGURABLE_FIELDS,
+                id_field="sku",
+                cursor_field="updated_at",
+                natural_keys=("sku",),
+                capabilities=rwd,
+            ),
+            Entity(
+                key="stock_items",
+                label=str(_("Stock per product (legacy, without MSI)")),
+                fields=STOCK_ITEM_FIELDS,
+                id_field="sku",
+                natural_keys=("sku",),
+                capabilities=rw,
+            ),
+            Entity(
                 key="source_items",
                 label=str(_("Stock per source (MSI)")),
                 fields=SOURCE_ITEM_FIELDS,
@@ -610,7 +681,7 @@ class MagentoConnector(Connector):
     @staticmethod
     def _shape(entity: str, record: dict) -> dict:
         """Convenience keys: ``attributes`` on products, the composite ``id`` on source items."""
-        if entity == "products":
+        if entity in ("products", "configurable_products"):
             attributes = {}
             for attr in record.get("custom_attributes") or ():
                 if isinstance(attr, dict) and "attribute_code" in attr:
@@ -630,6 +701,12 @@ class MagentoConnector(Connector):
         """(records, page, has_more) from ``page`` to the last page, by ``total_count`` (kept in
         ``self._total`` for the read's progress)."""
         path, sort = self._list(entity)
+        keep = None
+        if entity == "configurable_products":
+            # The specification declares one filter: ``type_id`` alone, else the other types left out here.
+            if not field:
+                field, value, condition = "type_id", "configurable", "eq"
+            keep = lambda record: record.get("type_id") == "configurable"  # noqa: E731
         while True:
             params = search_criteria(
                 field=field, value=value, condition=condition, sort=sort, size=size, page=page
@@ -642,12 +719,40 @@ class MagentoConnector(Connector):
             self._total = total
             if (page - 1) * size >= total:
                 items = []  # past the end, Magento repeats the last page of orders and customers
-            records = [self._shape(entity, r) for r in items if isinstance(r, dict)]
+            records = [
+                self._shape(entity, r) for r in items if isinstance(r, dict) and (keep is None or keep(r))
+            ]
+            records = self._complete(entity, records)
             has_more = len(items) >= size and page * size < total
             yield records, page, has_more
             if not has_more:
                 return
             page += 1
+
+    def _complete(self, entity: str, records: list[dict]) -> list[dict]:
+        """Configurable products get their ``children`` and ``configurable_options``; a stock item is
+        read for each product of a ``stock_items`` page."""
+        if entity == "configurable_products":
+            for record in records:
+                sku = quote(str(record.get("sku")), safe="")
+                try:
+                    children = self._get(f"configurable-products/{sku}/children")
+                except NotFound:
+                    children = []
+                record["children"] = [c.get("sku") for c in children or () if isinstance(c, dict)]
+                extension = record.get("extension_attributes") or {}
+                record["configurable_options"] = extension.get("configurable_product_options") or []
+        elif entity == "stock_items":
+            items = (self._stock_item(_str_id(r.get("sku"))) for r in records)
+            records = [i for i in items if i is not None]
+        return records
+
+    def _stock_item(self, sku: str) -> dict | None:
+        try:
+            item = self._get(f"stockItems/{quote(sku, safe='')}")
+        except NotFound:
+            return None
+        return {"id": sku, "sku": sku, **item} if isinstance(item, dict) else None
 
     def read(self, entity, cursor=None, *, since=None, limit=None) -> Iterator[Page]:
         """Pages of ``entity`` in id order; ``since`` filters ``updated_at`` (not for source items)."""
@@ -661,7 +766,7 @@ class MagentoConnector(Connector):
                 raise ConfigError(_("This read cursor is not one of the Magento connector's.")) from exc
         else:
             state = {"page": 1, "size": max(1, min(int(limit or PAGE_SIZE), PAGE_SIZE))}
-            if since and entity != "source_items":
+            if since and entity not in ("source_items", "stock_items"):
                 state["since"], state["condition"] = magento_since(since)
         filters = {}
         if state.get("since"):
@@ -686,6 +791,12 @@ class MagentoConnector(Connector):
         self._list(entity)
         if entity == "source_items":
             return self._source_items_by_id([_str_id(i) for i in ids])
+        if entity == "stock_items":
+            items = (self._stock_item(_str_id(i)) for i in dict.fromkeys(ids) if _str_id(i))
+            return [i for i in items if i is not None]
+        if entity == "configurable_products":
+            found = [p for p in self.fetch("products", ids) if p.get("type_id") == "configurable"]
+            return self._complete(entity, found)
         paths = {"products": "products/{}", "orders": "orders/{}", "customers": "customers/{}"}
         found = []
         for record_id in ids:
@@ -713,6 +824,8 @@ class MagentoConnector(Connector):
         self._list(entity)
         if entity == "source_items" and field_name == "id":
             return self._source_items_by_id([_str_id(v) for v in values])
+        if entity == "stock_items" and field_name in ("id", "sku"):
+            return self.fetch(entity, values)  # one GET each: the legacy API has no search
         if (entity, field_name) in (("customers", "id"), ("orders", "entity_id")):
             return self.fetch(entity, values)  # by id: one GET each, as Magento's own pages do
         emails = field_name in ("email", "customer_email")
@@ -720,7 +833,7 @@ class MagentoConnector(Connector):
         values = list(
             dict.fromkeys(_str_id(v).lower() if emails else _str_id(v) for v in values if _str_id(v))
         )
-        fold = emails or (entity == "products" and field_name == "sku")
+        fold = emails or (entity in ("products", "configurable_products") and field_name == "sku")
         wanted = {v.lower() if fold else v for v in values}
         queries = [(v, "eq") for v in values if "," in v]
         queries += [(",".join(c), "in") for c in _chunks([v for v in values if "," not in v], LOOKUP_CHUNK)]
@@ -747,6 +860,8 @@ class MagentoConnector(Connector):
         mode = WriteMode(mode)
         writer = {
             "products": self._write_products,
+            "configurable_products": self._write_configurable,
+            "stock_items": self._write_stock_items,
             "source_items": self._write_source_items,
             "orders": self._write_order_comments,
             "customers": self._write_customers,
@@ -808,6 +923,142 @@ class MagentoConnector(Connector):
             body["custom_attributes"] = list(merged.values())
         body["sku"] = sku
         return body
+
+    def _write_configurable(self, records: list[dict], mode: WriteMode) -> list[WriteResult]:
+        records = [r if isinstance(r, dict) else {} for r in records]
+        parents = []
+        for record in records:
+            parent = {k: v for k, v in record.items() if k not in CONFIGURABLE_KEYS}
+            extension = parent.get("extension_attributes")
+            if isinstance(extension, dict):
+                # Options and children go by SKU through their own endpoints: ids read from a record
+                # (another shop's, or stale) are never saved.
+                parent["extension_attributes"] = {
+                    k: v for k, v in extension.items() if not k.startswith("configurable_product_")
+                }
+            parents.append({**parent, "type_id": "configurable"} if record else {})
+        results = []
+        for record, saved in zip(records, self._write_products(parents, mode), strict=True):
+            problem = self._link_configurable(saved.target_id, record) if saved.ok else None
+            results.append(saved if problem is None else WriteResult.failed(problem))
+        return results
+
+    def _link_configurable(self, sku: str, record: dict) -> RecordError | None:
+        """Adds the record's options the parent lacks, then links its children not yet linked."""
+        path = f"configurable-products/{quote(sku, safe='')}"
+        options = record.get("configurable_options") or []
+        if not isinstance(options, list):
+            return RecordError(_("“configurable_options” must be a list of options."))
+        if options:
+            have = {str(o.get("attribute_id")) for o in self._get(f"{path}/options/all") or ()}
+            for option in options:
+                if not isinstance(option, dict):
+                    return RecordError(_("“configurable_options” must be a list of options."))
+                body = self._configurable_option(option)
+                if body.get("attribute_id") in have:
+                    continue  # an existing option is kept as it is
+                response = self._call("POST", f"{path}/options", json={"option": body}, idempotent=False)
+                if response.status_code >= 400:
+                    return _record_error(response)
+                decode_json(response)
+                have.add(body.get("attribute_id"))
+        children = record.get("children") or []
+        if isinstance(children, str):
+            children = children.split(",")
+        wanted = [_str_id(c.get("sku") if isinstance(c, dict) else c) for c in children]
+        if not wanted:
+            return None
+        try:
+            linked = {_str_id(c.get("sku")).lower() for c in self._get(f"{path}/children") or ()}
+        except NotFound:
+            linked = set()
+        for child in dict.fromkeys(c for c in wanted if c):
+            if child.lower() in linked:
+                continue
+            response = self._call("POST", f"{path}/child", json={"childSku": child}, idempotent=False)
+            if response.status_code >= 400:
+                return RecordError(
+                    _("Child %(sku)s: %(message)s") % {"sku": child, "message": magento_message(response)},
+                    status=response.status_code,
+                    remote=_body(response),
+                )
+            decode_json(response)
+        return None
+
+    @staticmethod
+    def _configurable_option(option: dict) -> dict:
+        """An option as the specification has it; ``values`` may be given as plain value indexes."""
+        body = {k: option[k] for k in ("attribute_id", "label", "position") if option.get(k) is not None}
+        if "attribute_id" in body:
+            body["attribute_id"] = str(body["attribute_id"])
+        values = []
+        for value in option.get("values") or ():
+            index = value.get("value_index") if isinstance(value, dict) else value
+            with contextlib.suppress(TypeError, ValueError):  # else Magento's own message says which
+                index = int(index)
+            values.append({"value_index": index})
+        body["values"] = values
+        return body
+
+    def _write_stock_items(self, records: list[dict], mode: WriteMode) -> list[WriteResult]:
+        results = []
+        for record in records:
+            record = record if isinstance(record, dict) else {}
+            sku = _str_id(record.get("sku") or record.get("id"))
+            if not sku:
+                results.append(WriteResult.failed(RecordError(_("The stock item has no sku."))))
+                continue
+            changes, problem = self._stock_changes(record)
+            if problem is not None:
+                results.append(WriteResult.failed(problem))
+                continue
+            response = self._call("GET", f"stockItems/{quote(sku, safe='')}")
+            if response.status_code >= 400:
+                results.append(WriteResult.failed(_record_error(response)))
+                continue
+            current = decode_json(response)
+            current = current if isinstance(current, dict) else {}
+            body = {k: v for k, v in current.items() if v is not None}
+            # The specification requires a string; Magento answers null when the stock is not low, and
+            # works the date out again on save whatever is sent.
+            body.setdefault("low_stock_date", "")
+            body.update(changes)
+            if "qty" in changes and "is_in_stock" not in changes:
+                body["is_in_stock"] = bool(
+                    changes["qty"] > float(body.get("min_qty") or 0) or body.get("backorders")
+                )
+            item_id = _str_id(current.get("item_id")) or "0"
+            response = self._call(
+                "PUT", f"products/{quote(sku, safe='')}/stockItems/{item_id}", json={"stockItem": body}
+            )
+            if response.status_code >= 400:
+                results.append(WriteResult.failed(_record_error(response)))
+                continue
+            decode_json(response)
+            results.append(WriteResult(ok=True, target_id=sku, action="updated"))
+        return results
+
+    @staticmethod
+    def _stock_changes(record: dict) -> tuple[dict, RecordError | None]:
+        """The record's stock fields in the specification's types, or why one cannot be sent."""
+        changes = {}
+        for key, kind in STOCK_ITEM_TYPES.items():
+            if key not in record or record[key] is None:
+                continue
+            value = record[key]
+            if kind is bool:
+                changes[key] = bool(_flag(value))
+                continue
+            try:
+                number = float(str(value).strip()) if not isinstance(value, bool) else None
+            except ValueError:
+                number = None
+            if number is None:
+                return {}, RecordError(
+                    _("“%(field)s” must be a number, not “%(value)s”.") % {"field": key, "value": value}
+                )
+            changes[key] = int(number) if kind is int else number
+        return changes, None
 
     def _write_source_items(self, records: list[dict], mode: WriteMode) -> list[WriteResult]:
         items = [_source_item(r) if isinstance(r, dict) else {} for r in records]
@@ -1042,6 +1293,8 @@ class MagentoConnector(Connector):
     def delete(self, entity, ids):
         """``DELETE products/{sku}`` or ``customers/{id}``; a record already gone counts as deleted."""
         self._list(entity)
+        if entity == "configurable_products":
+            entity = "products"
         if entity not in ("products", "customers"):
             raise ConfigError(_("Magento records of “%(entity)s” are not deleted here.") % {"entity": entity})
         results = []

@@ -6,6 +6,7 @@ Adobe's 2.4.9 admin REST specification."""
 import itertools
 import json
 import math
+import re
 import threading
 import time
 
@@ -417,13 +418,153 @@ def test_discover_returns_entities_with_fields_and_samples(shop):
     conn = connector(shop)
     conn.write("products", seed_products(6))
     conn.write("source_items", seed_stock({p["sku"] for p in seed_products(2)}))
+    assert conn.write("configurable_products", [{"sku": "DISC-TEE", "name": "T-shirt", "price": 9}])[0].ok
     found = {e.key: e for e in conn.discover()}
-    assert set(found) == {"products", "source_items", "orders", "customers"}
+    assert set(found) == {
+        "products",
+        "configurable_products",
+        "stock_items",
+        "source_items",
+        "orders",
+        "customers",
+    }
     for entity in found.values():
         assert entity.fields and entity.samples
     assert len(found["products"].samples) == 5 and "attributes" in found["products"].samples[0]
     names = {f.name for f in found["orders"].fields}
     assert {"increment_id", "customer_email", "billing_address.city"} <= names
+
+
+def children(skus_colors, prefix="TEE"):
+    """Simple products that differ by colour (Magento option ids of the ``color`` attribute)."""
+    return [
+        {
+            "sku": f"{prefix}-{n}",
+            "name": f"T-shirt {n}",
+            "price": 19.9,
+            "type_id": "simple",
+            "visibility": 1,
+            "attributes": {"color": color} if color else {},
+        }
+        for n, color in skus_colors
+    ]
+
+
+COLOR_OPTION = {"attribute_id": 93, "label": "Color", "position": 0, "values": [58, 59, 60]}
+
+
+def test_configurable_products_are_written_with_their_children_and_read_back(shop):
+    conn = connector(shop)
+    assert all(
+        r.ok
+        for r in conn.write("products", children([(1, "58"), (2, "59"), (3, "60"), (4, None), (5, "58")]))
+    )
+    parents = [
+        {"sku": "TEE", "name": "T-shirt", "price": 19.9, "attributes": {"description": "Coton bio"},
+         "configurable_options": [COLOR_OPTION], "children": ["TEE-1", "TEE-2", "TEE-3"]},
+        # TEE-4 has no colour: Magento refuses to link it, the record fails, TEE-1 stays linked
+        {"sku": "TEE-B", "name": "T-shirt B", "price": 19.9, "configurable_options": [COLOR_OPTION],
+         "children": ["TEE-1", "TEE-4"]},
+        # TEE-5 repeats TEE-1's colour under the same parent
+        {"sku": "TEE-C", "name": "T-shirt C", "price": 19.9, "configurable_options": [COLOR_OPTION],
+         "children": [{"sku": "TEE-1"}, {"sku": "TEE-5"}]},
+    ]  # fmt: skip
+    results = conn.write("configurable_products", parents)
+    assert [r.ok for r in results] == [True, False, False]
+    assert results[0].target_id == "TEE" and results[0].action == "created"
+    assert results[1].error.status == 400
+    assert results[1].error.message == (
+        'Child TEE-4: The child product doesn\'t have the "color" attribute value. Verify the value and try again.'
+    )
+    assert "have the same set of attribute values" in results[2].error.message
+
+    _, read = read_all(conn, "configurable_products")
+    assert [(p["sku"], p["type_id"], p["children"]) for p in read] == [
+        ("TEE", "configurable", ["TEE-1", "TEE-2", "TEE-3"]),
+        ("TEE-B", "configurable", ["TEE-1"]),
+        ("TEE-C", "configurable", ["TEE-1"]),
+    ]
+    option = read[0]["configurable_options"][0]
+    assert (option["attribute_id"], option["label"]) == ("93", "Color")
+    assert [v["value_index"] for v in option["values"]] == [58, 59, 60]
+    assert read[0]["attributes"]["description"] == "Coton bio"
+    # the parents and children are products all the same
+    assert len(read_all(conn, "products")[1]) == 8
+    assert [p["sku"] for p in read_all(conn, "configurable_products", since=SINCE)[1]] == [
+        "TEE",
+        "TEE-B",
+        "TEE-C",
+    ]
+
+    # written again, as read: the parent is saved, nothing is linked twice, the read ids are not sent
+    recorder = Recorder(conn)
+    again = conn.write("configurable_products", [read[0]])[0]
+    assert again.ok and again.action == "updated"
+    assert not [r for r in recorder.requests if r.method == "POST"]
+    sent = json.loads(next(r for r in recorder.requests if r.method == "PUT").content)["product"]
+    assert set(sent["extension_attributes"]) == {"website_ids", "category_links"}
+    assert conn.fetch("configurable_products", ["TEE"])[0]["children"] == ["TEE-1", "TEE-2", "TEE-3"]
+    # a child added later is linked; fetch and lookup give the children too
+    assert conn.write("products", children([(6, "61")]))[0].ok
+    added = {**parents[0], "children": [*parents[0]["children"], "TEE-6"]}
+    assert conn.write("configurable_products", [added])[0].ok
+    assert conn.fetch("configurable_products", ["TEE", "TEE-1"])[0]["children"] == [
+        "TEE-1", "TEE-2", "TEE-3", "TEE-6",
+    ]  # fmt: skip
+    assert [p["sku"] for p in conn.lookup("configurable_products", "sku", ["TEE-B", "TEE-2"])] == ["TEE-B"]
+    # an option Magento refuses fails the record with its own message
+    bad = {"sku": "TEE-D", "name": "T-shirt D", "price": 1, "configurable_options": [{"attribute_id": 93}]}
+    error = conn.write("configurable_products", [bad])[0].error
+    assert error.message.startswith(
+        "One or more input exceptions have occurred: Option label is not specified."
+    )
+
+
+def test_legacy_stock_items_one_bad_sku_fails_alone(shop):
+    conn = connector(shop)
+    products = seed_products(3)
+    conn.write("products", products)
+    skus = [p["sku"] for p in products]
+    recorder = Recorder(conn)
+    results = conn.write(
+        "stock_items",
+        [
+            {"sku": skus[0], "qty": 5},
+            {"sku": "NOT-IN-SHOP", "qty": 1, "is_in_stock": True},
+            {"sku": skus[1], "qty": "12", "is_in_stock": "0"},
+            {"sku": skus[2], "qty": "lots"},
+        ],
+    )
+    assert [r.ok for r in results] == [True, False, True, False]
+    assert [r.target_id for r in results if r.ok] == [skus[0], skus[1]]
+    assert results[1].error.status == 404
+    assert results[1].error.message == (
+        "The product that was requested doesn't exist. Verify the product and try again."
+    )
+    assert results[3].error.message == "“qty” must be a number, not “lots”."
+    # per SKU: the current item, then the item sent back; nothing sent for a SKU Magento does not know
+    assert [(r.method, p) for r, p in zip(recorder.requests, recorder.paths(), strict=True)] == [
+        ("GET", f"stockItems/{skus[0]}"),
+        ("PUT", f"products/{skus[0]}/stockItems/{conn.fetch('products', [skus[0]])[0]['id']}"),
+        ("GET", "stockItems/NOT-IN-SHOP"),
+        ("GET", f"stockItems/{skus[1]}"),
+        ("PUT", f"products/{skus[1]}/stockItems/{conn.fetch('products', [skus[1]])[0]['id']}"),
+    ]
+    items = {i["sku"]: i for i in conn.fetch("stock_items", [*skus, "NOT-IN-SHOP"])}
+    assert set(items) == set(skus)
+    assert (items[skus[0]]["qty"], items[skus[0]]["is_in_stock"]) == (5, True)
+    assert (items[skus[1]]["qty"], items[skus[1]]["is_in_stock"]) == (12, False)
+    assert (items[skus[2]]["qty"], items[skus[2]]["is_in_stock"]) == (0, False)
+    # the item's own settings are kept and used: with backorders a product at 0 stays in stock
+    assert conn.write("stock_items", [{"sku": skus[2], "backorders": 1, "qty": 0}])[0].ok
+    after = conn.lookup("stock_items", "sku", [skus[2]])[0]
+    assert (after["backorders"], after["qty"], after["is_in_stock"]) == (1, 0, True)
+    assert conn.write("stock_items", [{"sku": skus[2], "qty": 3}])[0].ok
+    assert conn.fetch("stock_items", [skus[2]])[0]["backorders"] == 1
+    # a read lists every product's stock item, whatever the write mode was
+    pages, read = read_all(conn, "stock_items")
+    assert [i["id"] for i in read] == skus and pages[-1].has_more is False
+    assert conn.write("stock_items", [{"sku": skus[0], "qty": 1}], mode=WriteMode.CREATE)[0].ok
 
 
 # --- the admin token ----------------------------------------------------------------------------
@@ -557,6 +698,21 @@ def test_every_request_of_a_full_cycle_conforms_to_the_magento_spec(shop, openap
             {"sku": "NOPE", "source_code": "paris", "quantity": 1, "status": 1},
         ],
     )
+    # a configurable parent, its colour option and children (one refused), and legacy stock
+    conn.write("products", children([(1, "58"), (2, "59"), (3, None)]))
+    parents = [
+        {"sku": "TEE", "name": "T-shirt", "price": 19.9, "configurable_options": [COLOR_OPTION],
+         "children": ["TEE-1", "TEE-2"]},
+        {"sku": "TEE-B", "name": "T-shirt B", "price": 19.9, "configurable_options": [COLOR_OPTION],
+         "children": ["TEE-3"]},
+    ]  # fmt: skip
+    assert [r.ok for r in conn.write("configurable_products", parents)] == [True, False]
+    assert conn.write("configurable_products", [{**parents[0], "children": ["TEE-1", "TEE-2"]}])[0].ok
+    stock = conn.write(
+        "stock_items",
+        [{"sku": products[0]["sku"], "qty": 7}, {"sku": "NOPE", "qty": 1}, {"sku": "TEE-1", "qty": 0}],
+    )
+    assert [r.ok for r in stock] == [True, False, True]
     conn.write(
         "orders",
         [
@@ -571,11 +727,13 @@ def test_every_request_of_a_full_cycle_conforms_to_the_magento_spec(shop, openap
             {"id": 3, "firstname": "Three"},
         ],
     )
-    for entity in ("products", "source_items", "orders", "customers"):
+    for entity in ("products", "configurable_products", "stock_items", "source_items", "orders", "customers"):
         read_all(conn, entity)
-    for entity in ("products", "orders", "customers"):
+    for entity in ("products", "configurable_products", "orders", "customers"):
         read_all(conn, entity, since=SINCE)
     conn.fetch("products", [products[1]["sku"]])
+    conn.fetch("configurable_products", ["TEE"])
+    conn.fetch("stock_items", ["TEE-1"])
     conn.fetch("orders", ["2"])
     conn.fetch("customers", ["3"])
     conn.lookup("customers", "email", ["spec.check@example.com"])
@@ -595,7 +753,27 @@ def test_every_request_of_a_full_cycle_conforms_to_the_magento_spec(shop, openap
         operations.add((request.method, spec_request.path.split("/V1/")[1].split("/")[0]))
     assert len(recorder.requests) > 40
     assert {m for m, _ in operations} == {"GET", "POST", "PUT", "DELETE"}
-    assert {p for _, p in operations} == {"integration", "products", "inventory", "orders", "customers"}
+    assert {p for _, p in operations} == {
+        "integration",
+        "products",
+        "configurable-products",
+        "stockItems",
+        "inventory",
+        "orders",
+        "customers",
+    }
+    shapes = {
+        (r.method, re.sub(r"^products/[^/]+/stockItems/\d+$", "products/{sku}/stockItems/{id}", p))
+        for r, p in zip(recorder.requests, recorder.paths(), strict=True)
+    }
+    assert {
+        ("POST", "configurable-products/TEE/options"),
+        ("GET", "configurable-products/TEE/options/all"),
+        ("POST", "configurable-products/TEE/child"),
+        ("GET", "configurable-products/TEE/children"),
+        ("GET", "stockItems/TEE-1"),
+        ("PUT", "products/{sku}/stockItems/{id}"),
+    } <= shapes
 
 
 @pytest.mark.parametrize(
@@ -604,12 +782,15 @@ def test_every_request_of_a_full_cycle_conforms_to_the_magento_spec(shop, openap
         # a status comment without the flags and parent_id the spec requires (the connector fills them)
         ("orders/2/comments", None, {"statusHistory": {"comment": "Shipped"}}),
         ("orders", {"searchCriteria[pageSize]": "ten"}, None),
+        # the legacy stock item without the settings the spec requires (the connector sends them back)
+        ("products/SKU-1/stockItems/1", None, {"stockItem": {"qty": 1, "is_in_stock": True}}),
+        ("configurable-products/TEE/child", None, {"sku": "TEE-1"}),
     ],
 )
 def test_the_validator_rejects_a_wrong_request(openapi, path, params, body):
     from openapi_core.validation.request.exceptions import RequestValidationError
 
-    method = "POST" if body else "GET"
+    method = ("PUT" if "stockItems" in path else "POST") if body else "GET"
     request = httpx.Request(method, f"http://127.0.0.1/rest/default/V1/{path}", params=params, json=body)
     with pytest.raises(RequestValidationError):
         openapi.validate_request(SpecRequest(request))
