@@ -92,6 +92,7 @@ def ensure_demo_systems(owner=None, urls: dict | None = None) -> list[System]:
     request would find it unreachable).
     """
     from flows.connectors.registry import connector_choices
+    from flows.forms import validate_connector_config
 
     available = {key for key, _label in connector_choices()}
     created = []
@@ -103,6 +104,11 @@ def ensure_demo_systems(owner=None, urls: dict | None = None) -> list[System]:
         data = {k: v for k, v in spec.items() if k not in ("secrets", "optional")}
         if urls and spec["slug"] in urls:
             data["parameters"] = {**data["parameters"], "base_url": urls[spec["slug"]]}
+        # as the connector's own form would store them (its defaults filled in), so that a config
+        # export re-imported finds the demo systems unchanged
+        params, _secrets, errors = validate_connector_config(spec["connector"], data["parameters"], None, {})
+        if not errors.keys() - {"secrets"}:
+            data["parameters"] = params
         system = System(owner=owner, rate_limit=50, max_concurrency=4, timeout=20, **data)
         system.secrets = spec["secrets"]
         system.save()

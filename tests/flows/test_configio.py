@@ -13,7 +13,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from flows import configio, designer
-from flows.demo import ensure_demo_systems
+from flows.demo import DEMO_SYSTEMS, ensure_demo_systems
 from flows.models import Flow, FlowVersion, System, ValueMap
 from integration_hub.models import AuditEntry
 from integration_hub.roles import INTEGRATION_ADMIN, VIEWER
@@ -48,7 +48,9 @@ def test_export_import_export_is_identical_and_changes_nothing(configured):
         versions, audits = FlowVersion.objects.count(), AuditEntry.objects.count()
         report = configio.import_config(first, fmt=fmt, apply=True)
         assert report.ok, report.errors
-        assert {c.action for c in report.changes} == {"unchanged"} and len(report.changes) == 4 + 1 + 3
+        assert {c.action for c in report.changes} == {"unchanged"} and len(report.changes) == len(
+            DEMO_SYSTEMS
+        ) + 1 + 3
         assert FlowVersion.objects.count() == versions and AuditEntry.objects.count() == audits
         assert configio.dumps(configio.export_config(), fmt) == first
 
@@ -68,10 +70,10 @@ def test_a_fresh_hub_is_rebuilt_from_an_export(configured):
     System.objects.all().delete()
     report = configio.import_config(exported, apply=True)
     assert report.ok, report.errors
-    assert report.counts() == {"create": 8, "update": 0, "unchanged": 0}
+    assert report.counts() == {"create": len(DEMO_SYSTEMS) + 4, "update": 0, "unchanged": 0}
     # Secrets do not travel: each system that needs one says so, with the line of its entry.
     needing = {w.path.split(".")[0] for w in report.warnings if ".secrets." in w.path}
-    assert needing == {"systems[0]", "systems[1]", "systems[2]", "systems[3]"}
+    assert needing == {f"systems[{i}]" for i in range(len(DEMO_SYSTEMS))}
     assert all(w.line for w in report.warnings)
     assert configio.dumps(configio.export_config()) == exported
     assert Flow.objects.get(name="After catalog").after_flow == Flow.objects.get(name="Catalog")
@@ -184,7 +186,7 @@ def test_api_export_and_import(configured):
     assert yaml.safe_load(text)["hub_config"] == 1
     dry = api.post(reverse("flows-api:flow-import"), {"content": text, "format": "yaml"}, format="json")
     assert dry.status_code == 200 and dry.json()["applied"] is False
-    assert dry.json()["counts"] == {"create": 0, "update": 0, "unchanged": 8}
+    assert dry.json()["counts"] == {"create": 0, "update": 0, "unchanged": len(DEMO_SYSTEMS) + 4}
     bad = api.post(
         reverse("flows-api:flow-import"),
         {"content": text.replace("interval_minutes: 60", "interval_minutes: soon", 1), "apply": True},
