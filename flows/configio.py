@@ -34,6 +34,8 @@ from integration_hub.permissions import can, has_any_permission, has_global_perm
 FORMAT_VERSION = 1
 MAX_BYTES = 5_000_000
 FORMATS = ("yaml", "json")
+# libyaml when installed: much faster, and it refuses thousands of nested brackets at once.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # What a system's entry holds, in this order (secrets and the webhook address never leave the hub).
 SYSTEM_KEYS = (
@@ -139,7 +141,8 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _str_representer(dumper, value):
-    style = "|" if "\n" in value else None
+    # NEL and the Unicode line separators are line breaks to a YAML reader: only double quotes keep them.
+    style = '"' if any(c in value for c in "\x85\u2028\u2029") else "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -203,12 +206,35 @@ def sniff_format(text: str, name: str = "") -> str:
     return "json" if text.lstrip().startswith(("{", "[")) else "yaml"
 
 
-def _plain(value, path: str = ""):
-    """JSON-compatible data: YAML dates become ISO text; anything else unusual is refused."""
+MAX_DEPTH = 64  # an export nests 6 levels; deeper is a mistake or an attack
+MAX_VALUES = 1_000_000  # YAML aliases can make a small file expand to billions of values
+
+
+def _plain(value, path: str = "", depth: int = 0, count: list | None = None):
+    """JSON-compatible data: YAML dates become ISO text; anything else unusual is refused, and so are
+    documents nested too deeply or holding too many values once YAML aliases are expanded."""
+    count = [0] if count is None else count
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise ConfigError(
+            [
+                Problem(
+                    "",
+                    _("The document holds too many values (more than %(n)s, YAML aliases expanded).")
+                    % {"n": MAX_VALUES},
+                )
+            ]
+        )
+    if depth > MAX_DEPTH and isinstance(value, (dict, list)):
+        raise ConfigError(
+            [Problem(path, _("The document is nested more than %(n)s levels deep.") % {"n": MAX_DEPTH})]
+        )
     if isinstance(value, dict):
-        return {str(k): _plain(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {
+            str(k): _plain(v, f"{path}.{k}" if path else str(k), depth + 1, count) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_plain(v, f"{path}[{i}]", depth + 1, count) for i, v in enumerate(value)]
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()
     if value is None or isinstance(value, (str, bool, int, float)):
@@ -226,9 +252,14 @@ def parse(text: str, fmt: str | None = None) -> tuple[dict, dict]:
     fmt = fmt or sniff_format(text)
     if fmt not in FORMATS:
         raise ConfigError([Problem("", _("Unknown format “%(fmt)s”: use yaml or json.") % {"fmt": fmt})])
+    too_deep = ConfigError(
+        [Problem("", _("The document is nested more than %(n)s levels deep.") % {"n": MAX_DEPTH})]
+    )
     if fmt == "json":
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise too_deep from None
         except json.JSONDecodeError as exc:
             raise ConfigError(
                 [
@@ -241,7 +272,9 @@ def parse(text: str, fmt: str | None = None) -> tuple[dict, dict]:
             ) from exc
     else:
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+        except RecursionError:
+            raise too_deep from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             reason = getattr(exc, "problem", None) or str(exc)
@@ -258,8 +291,8 @@ def parse(text: str, fmt: str | None = None) -> tuple[dict, dict]:
 def line_index(text: str) -> dict[str, int]:
     """Where each key and list item of a YAML (or JSON) document starts, by path."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        root = yaml.compose(text, Loader=_LOADER)
+    except (yaml.YAMLError, RecursionError):
         return {}
     index: dict[str, int] = {}
 
@@ -425,6 +458,8 @@ class _Importer:
                         f"{path}.{identity}", _("“%(name)s” appears twice in this file.") % {"name": ident}
                     )
                 seen.add(ident)
+                if section != "flows":  # a flow's texts are checked by the designer
+                    self.text_problems(path, item)
                 for key in item:
                     if key == "secrets" and section == "systems":
                         self.error(
@@ -438,6 +473,20 @@ class _Importer:
                     elif key not in keys:
                         self.error(f"{path}.{key}", _("Unknown key."))
         return not self.report.errors
+
+    def text_problems(self, path: str, value) -> None:
+        """Control characters in any name, key or value of an item (none can be stored or shown safely)."""
+        items = (
+            value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        )
+        for key, item in items:
+            where = f"{path}.{key}" if isinstance(value, dict) else f"{path}[{key}]"
+            texts = [t for t in (key, item) if isinstance(t, str)]
+            problem = next((p for p in map(designer.invisible_problem, texts) if p), "")
+            if problem:
+                self.error(where, problem)
+            else:
+                self.text_problems(where, item)
 
     # objects
 

@@ -9,6 +9,7 @@ value maps embedded) — what a ``FlowVersion`` freezes and what config-as-code 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -57,6 +58,11 @@ SCALAR_FIELDS = (
     "enabled",
     "purpose",
     "tests",
+)
+
+# Every key a definition may hold (``definition_of`` gives them all).
+DEFINITION_KEYS = frozenset(
+    (*SCALAR_FIELDS, "source_system", "target_system", "owner", "after_flow", "mappings", "value_maps")
 )
 
 
@@ -228,8 +234,10 @@ def validate_definition(data: dict, *, flow: Flow | None = None) -> Validation:
             v.add(
                 "cron",
                 _("“%(c)s” is not a valid cron expression (five fields: minute hour day month weekday).")
-                % {"c": cron},
+                % {"c": cron[:100]},
             )
+        elif not cron_fires(cron):
+            v.add("cron", _("“%(c)s” never fires (e.g. the 31st of February).") % {"c": cron[:100]})
     if trigger == Trigger.WEBHOOK and "source" in systems and not systems["source"].webhook_enabled:
         v.add(
             "trigger",
@@ -321,10 +329,15 @@ def validate_definition(data: dict, *, flow: Flow | None = None) -> Validation:
             v.add(f"{prefix}.target", _("Name the target field."))
         else:
             try:
-                parse_path(target)
+                parsed = parse_path(target)
             except PathError as exc:
                 v.add(f"{prefix}.target", str(exc))
             else:
+                if parsed.has_projection:
+                    v.add(
+                        f"{prefix}.target",
+                        _("“[*]” reads many items: a target path names one place to write to."),
+                    )
                 if target in targets:
                     v.add(f"{prefix}.target", _("“%(t)s” is mapped twice.") % {"t": target})
                 targets.add(target)
@@ -418,6 +431,49 @@ TEXT_KEYS = (
     "purpose",
 )
 MAPPING_TEXT_KEYS = ("target", "source", "personal")
+# Control characters (a NUL cannot even be stored by PostgreSQL), lone surrogates (not text) and the
+# bidirectional overrides that make a text read otherwise than it is: never part of a name or a path.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# What no stored text may hold anywhere (PostgreSQL refuses both, in text and in JSON).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def invisible_problem(value: str, pattern: re.Pattern = _INVISIBLE) -> str:
+    """Why ``value`` cannot be a name or a path (a control character, where); empty when it can."""
+    found = pattern.search(value)
+    if found is None:
+        return ""
+    return _("Remove the control character U+%(code)04X at position %(n)s (invisible, or not text).") % {
+        "code": ord(found.group()),
+        "n": found.start() + 1,
+    }
+
+
+def unstorable_problem(value, depth: int = 0) -> str:
+    """The first text anywhere in ``value`` (keys too) that no database can store; empty when none."""
+    if isinstance(value, str):
+        return invisible_problem(value, _UNSTORABLE)
+    if depth > 50:
+        return ""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        problem = (isinstance(key, str) and invisible_problem(key, _UNSTORABLE)) or unstorable_problem(
+            item, depth + 1
+        )
+        if problem:
+            return problem
+    return ""
+
+
+def cron_fires(cron: str) -> bool:
+    """Whether a valid cron expression has a next time at all (``0 0 31 2 *`` has none)."""
+    from croniter import CroniterBadDateError
+
+    try:
+        croniter(cron, timezone.now()).get_next()
+    except (CroniterBadDateError, ValueError, OverflowError):
+        return False
+    return True
 
 
 def _max_length(model, name: str) -> int | None:
@@ -429,12 +485,17 @@ def _max_length(model, name: str) -> int | None:
 
 def _check_types(data: dict, v: Validation) -> bool:
     """Each key holds the type it must (a config file or an API body can hold anything)."""
+    for key, value in data.items():
+        if problem := unstorable_problem(value):
+            v.add(key, problem)
     for key in TEXT_KEYS:
         value = data.get(key)
         if value is None:
             continue
         if not isinstance(value, str):
             v.add(key, _("Give text, not %(type)s.") % {"type": type(value).__name__})
+        elif problem := invisible_problem(value):
+            v.add(key, problem)
         elif (limit := _max_length(Flow, key)) and len(value) > limit:
             v.add(key, _("At most %(n)s characters.") % {"n": limit})
     for key, top in (("interval_minutes", 10080), ("freshness_sla_minutes", 525600)):
@@ -461,6 +522,8 @@ def _check_types(data: dict, v: Validation) -> bool:
                         f"mappings.{index}.{key}",
                         _("Give text, not %(type)s.") % {"type": type(value).__name__},
                     )
+                elif value and (problem := invisible_problem(value)):
+                    v.add(f"mappings.{index}.{key}", problem)
                 elif value and len(value) > _max_length(FieldMapping, key):
                     v.add(
                         f"mappings.{index}.{key}",

@@ -344,6 +344,13 @@ class ValueMapForm(ConsoleModelForm):
         if self.instance.pk and not self.is_bound:
             self.fields["entries_csv"].initial = entries_to_csv(self.instance.entries)
 
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        problem = designer.invisible_problem(name)
+        if problem:
+            raise forms.ValidationError(problem)
+        return name
+
     def clean(self):
         cleaned = super().clean()
         upload = cleaned.get("csv_file")

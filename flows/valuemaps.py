@@ -23,13 +23,27 @@ def entries_to_csv(entries: dict) -> str:
     return out.getvalue()
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value) -> str:
+    """A cell a spreadsheet will not run as a formula: a leading ``'`` (taken off again on import)."""
     text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return f"'{text}" if _escaped(text) or text[:1] in _FORMULA else text
+
+
+def _escaped(text: str) -> bool:
+    return text[:1] == "'" and (text[1:2] in _FORMULA or _escaped(text[1:]))
+
+
+def _uncell(text: str) -> str:
+    return text[1:] if _escaped(text) else text
 
 
 def entries_from_csv(text: str) -> dict:
     """Two columns (source, target), a header row allowed; every problem names its line."""
+    from flows.designer import invisible_problem
+
     entries: dict[str, str] = {}
     reader = csv.reader(io.StringIO(text), strict=True)
     try:
@@ -43,7 +57,11 @@ def entries_from_csv(text: str) -> dict:
                     _("Line %(n)s: %(c)s columns; give exactly two (source, target).")
                     % {"n": line, "c": len(row)}
                 )
+            row = [_uncell(c) for c in row]
             key = row[0]
+            problem = next((p for p in map(invisible_problem, row) if p), "")
+            if problem:
+                raise ValueMapImportError(_("Line %(n)s: %(p)s") % {"n": line, "p": problem})
             if key in entries:
                 raise ValueMapImportError(
                     _("Line %(n)s: “%(k)s” appears twice.") % {"n": line, "k": key[:60]}

@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -245,7 +246,11 @@ class WebhookReceiveView(View):
     authenticate the sender. Answers at once, never runs a sync inline."""
 
     def post(self, request, slug, token):
-        outcome = webhooks.receive(slug, token, request.body, request.headers)
+        try:
+            body = request.body
+        except RequestDataTooBig:  # beyond DATA_UPLOAD_MAX_MEMORY_SIZE: not even read
+            body = None
+        outcome = webhooks.receive(slug, token, body, request.headers)
         return JsonResponse(outcome.body, status=outcome.status)
 
 
@@ -672,7 +677,13 @@ class FlowCloneView(generic.ObjectMixin, View):
         flow = self.get_object(pk=pk)
         if not has_global_permission(request.user, Flow, "add"):
             generic.deny(request, _("You may not add flows."))
-        copy_ = designer.clone_flow(flow, author=request.user)
+        try:
+            copy_ = designer.clone_flow(flow, author=request.user)
+        except designer.DefinitionError as exc:  # the original no longer fits its systems' schemas
+            messages.error(
+                request, _("The flow cannot be cloned: %(e)s") % {"e": "; ".join(exc.errors.values())}
+            )
+            return HttpResponseRedirect(flow.get_absolute_url())
         messages.success(request, _("Cloned as “%(name)s” (paused).") % {"name": copy_})
         return HttpResponseRedirect(copy_.get_absolute_url())
 

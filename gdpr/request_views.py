@@ -324,6 +324,7 @@ class RequestStepView(generic.ObjectMixin, View):
     step = ""
 
     def get(self, request, pk):
+        self.get_object(pk=pk)  # 404 for those who may not see it, as its page would answer
         return HttpResponseRedirect(reverse("gdpr:request", args=[pk]))
 
     def post(self, request, pk):
@@ -352,6 +353,7 @@ class TaskDoneView(generic.ObjectMixin, View):
     queryset = DataSubjectRequest.objects.all()
 
     def get(self, request, pk):
+        self.get_object(pk=pk)  # 404 for those who may not see it, as its page would answer
         return HttpResponseRedirect(reverse("gdpr:request", args=[pk]))
 
     def post(self, request, pk):

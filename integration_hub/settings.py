@@ -45,6 +45,8 @@ HUB_LOOKUP_KEY = os.environ.get("HUB_LOOKUP_KEY") or read_or_create_secret(
 HUB_FILES_ROOT = Path(os.environ.get("HUB_FILES_ROOT", DATA_DIR / "files")).resolve()
 # Hosts the hub may open outgoing connections to; empty means any. Tests force loopback.
 HUB_OUTBOUND_ALLOWED_HOSTS = get_list("HUB_OUTBOUND_ALLOWED_HOSTS")
+# Seconds a timestamped webhook signature (t=…,v1=…) stays valid: older or future deliveries are replays.
+HUB_WEBHOOK_TOLERANCE = get_int("HUB_WEBHOOK_TOLERANCE", 300)
 # The console's public address (https://hub.example.com): makes links in alert emails and webhooks absolute.
 HUB_BASE_URL = os.environ.get("HUB_BASE_URL", "").rstrip("/")
 # Seconds an alert webhook may take to answer (monitoring/alerts.py).
@@ -346,7 +348,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["integration_hub.api.permissions.ObjectPermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["integration_hub.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "integration_hub.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [

@@ -86,8 +86,13 @@ class ErrorGroupActionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(
         choices=["acknowledge", "resolve", "reopen", "ignore", "assign", "replay"]
     )
-    ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
-    assignee = serializers.IntegerField(required=False, allow_null=True, help_text="user id; null unassigns")
+    # Bounded to what a database key holds: a larger number is a 400, not an overflow in the query.
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), allow_empty=False
+    )
+    assignee = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1, help_text="user id; null unassigns"
+    )
 
 
 class CommentSerializer(serializers.Serializer):

@@ -144,7 +144,13 @@ class FlowSerializer(BaseModelSerializer):
     """A flow as its designer definition (the same JSON as config-as-code), plus where it stands."""
 
     definition = serializers.SerializerMethodField()
-    version = serializers.IntegerField(source="current_version.number", read_only=True, default=None)
+    version = serializers.IntegerField(
+        source="current_version.number", read_only=True, default=None, allow_null=True
+    )
+    # Declared: a read-only model field loses ``allow_blank``, and "" (not paused) left the schema.
+    pause_kind = serializers.ChoiceField(
+        choices=Flow.pause_kind.field.choices, read_only=True, allow_blank=True
+    )
 
     class Meta:
         model = Flow
@@ -301,3 +307,15 @@ class FailureSelectionSerializer(serializers.Serializer):
 class MaintenanceSerializer(serializers.Serializer):
     on = serializers.BooleanField(help_text=gettext_lazy("true starts the maintenance, false ends it."))
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class FailureSignatureSerializer(serializers.Serializer):
+    """One cause of failed records (``failures.signature_groups``), for the API schema."""
+
+    signature = serializers.CharField()
+    count = serializers.IntegerField()
+    open = serializers.IntegerField()
+    error_class = serializers.CharField()
+    stage = serializers.CharField()
+    example = serializers.CharField()
+    last = serializers.DateTimeField()

@@ -14,6 +14,7 @@ from flows.api.serializers import (
     CheckResultSerializer,
     FailedRecordSerializer,
     FailureSelectionSerializer,
+    FailureSignatureSerializer,
     FlowSerializer,
     FlowVersionSerializer,
     MaintenanceSerializer,
@@ -130,6 +131,12 @@ class FlowViewSet(BaseModelViewSet):
         body = request.data
         if not isinstance(body, dict):
             raise ValidationError({"detail": _("Send a flow definition as a JSON object.")})
+        # A typo ("enabeld") must not be dropped silently; what GET answers may be sent back as it is.
+        unknown = (
+            set(body) - designer.DEFINITION_KEYS - set(FlowSerializer.Meta.fields) - {"comment", "override"}
+        )
+        if unknown:
+            raise ValidationError({key: [_("Unknown key.")] for key in sorted(unknown)})
         data = designer.definition_of(flow) if (flow is not None and partial) else {}
         data.update(body)
         comment = str(data.pop("comment", "") or "")[:500]
@@ -250,7 +257,7 @@ class FlowViewSet(BaseModelViewSet):
             OpenApiParameter("as", str, enum=list(configio.FORMATS), description="yaml (default) or json")
         ],
         responses={
-            (200, "application/yaml"): OpenApiTypes.STR,
+            (200, "application/yaml"): OpenApiTypes.OBJECT,  # the same document, written as YAML
             (200, "application/json"): OpenApiTypes.OBJECT,
         },
     )
@@ -301,7 +308,10 @@ class FlowViewSet(BaseModelViewSet):
         flow = self.get_object()
         if not has_global_permission(request.user, Flow, "add"):
             raise PermissionDenied(_("You may not add flows."))
-        copy_ = designer.clone_flow(flow, author=request.user)
+        try:
+            copy_ = designer.clone_flow(flow, author=request.user)
+        except designer.DefinitionError as exc:  # the original no longer fits its systems' schemas
+            raise ValidationError(exc.errors) from exc
         return Response(FlowSerializer(copy_, context={"request": request}).data, status=201)
 
 
@@ -570,8 +580,8 @@ class FailedRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             raise ValidationError({"detail": str(exc)}) from exc
         return Response({"ignored": count})
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    @action(detail=False, methods=["get"])
+    @extend_schema(responses={200: FailureSignatureSerializer(many=True)})
+    @action(detail=False, methods=["get"], pagination_class=None)  # the biggest groups, one list
     def signatures(self, request):
         """The filtered failed records grouped by signature (one cause, many records), biggest first."""
         from flows.failures import Presenter

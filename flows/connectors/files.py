@@ -371,7 +371,25 @@ def _csv_problem(exc: csv.Error) -> str:
         return _("a quoted value is never closed (the file ends inside quotes)")
     if "expected after" in text:
         return _("broken quoting (%(detail)s)") % {"detail": text}
+    if "field larger than field limit" in text:
+        return _("a value is longer than %(n)s characters") % {"n": csv.field_size_limit()}
     return text
+
+
+def _refuse_constant(name: str):
+    raise ValueError(_("%(name)s is not a JSON value") % {"name": name})
+
+
+def _json_loads(text: str):
+    """``json.loads`` that refuses NaN and Infinity (not JSON) and turns a nesting deep enough to
+    exhaust the parser into a ``ValueError`` like any other malformed document."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError(_("nested too deeply")) from None
+
+
+_OTHER_DELIMITERS = (",", ";", "\t", "|")
 
 
 def csv_items(stream, name: str, *, encoding: str, delimiter: str, header: bool) -> Iterator[tuple]:
@@ -399,6 +417,24 @@ def csv_items(stream, name: str, *, encoding: str, delimiter: str, header: bool)
         if not row:
             continue
         if header and columns is None:
+            other = next(
+                (d for d in _OTHER_DELIMITERS if d != delimiter and len(row) == 1 and d in row[0]), None
+            )
+            if other:
+                raise RecordError(
+                    _(
+                        "%(file)s: the header “%(header)s” is one column: the file seems delimited by “%(found)s”, "
+                        "not “%(delimiter)s”. Fix the delimiter setting."
+                    )
+                    % {
+                        "file": name,
+                        "header": row[0][:80],
+                        "found": "tab" if other == "\t" else other,
+                        "delimiter": "tab" if delimiter == "\t" else delimiter,
+                    },
+                    reason="parse",
+                    remote={"file": name, "line": line},
+                )
             columns = [c.strip() or f"column_{i}" for i, c in enumerate(row, start=1)]
             duplicates = sorted({c for c in columns if columns.count(c) > 1})
             if duplicates:
@@ -437,7 +473,7 @@ def jsonl_items(stream, name: str, *, encoding: str) -> Iterator[tuple]:
         position += 1
         where = _("line %(n)s") % {"n": line_number}
         try:
-            value = json.loads(text)
+            value = _json_loads(text)
         except ValueError as exc:
             yield (
                 position,
@@ -459,7 +495,7 @@ def json_items(stream, name: str, *, encoding: str, records_path: str) -> Iterat
     """(position, record or RecordError) for each item of a JSON document's list (whole file in memory)."""
     text = "".join(_text_lines(stream, encoding, name))
     try:
-        body = json.loads(text)
+        body = _json_loads(text)
     except ValueError as exc:
         raise RecordError(
             _("%(file)s is not a valid JSON document: %(e)s") % {"file": name, "e": exc},

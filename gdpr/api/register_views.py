@@ -34,7 +34,7 @@ SCALARS = (
 
 
 class DataCategorySerializer(BaseModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="key", read_only=True, allow_null=True)
 
     class Meta:
         model = DataCategory
@@ -69,7 +69,7 @@ class ProcessingActivitySerializer(BaseModelSerializer):
     data_categories = serializers.SlugRelatedField(
         slug_field="key", many=True, queryset=DataCategory.objects.all()
     )
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     derived = serializers.SerializerMethodField()
     changed_since_approval = serializers.SerializerMethodField()
 

@@ -1,4 +1,6 @@
 from django.contrib.auth import get_user
+from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -22,8 +24,17 @@ def _summary(detail) -> str:
     return str(detail)
 
 
+class InUse(exceptions.APIException):
+    status_code = 409
+    default_code = "in_use"
+
+
 def exception_handler(exc, context):
     """DRF's handler, plus an audit entry for every refused attempt to change something."""
+    if isinstance(exc, ProtectedError):
+        # Deleting an object others still use (a system with flows): say which, as the console does.
+        dependents = ", ".join(sorted({str(o) for o in exc.protected_objects})[:10])
+        exc = InUse(_("Still used by: %(deps)s. Remove those first.") % {"deps": dependents})
     response = drf_exception_handler(exc, context)
     request = context.get("request")
     if response is None or request is None or request.method in ("GET", "HEAD", "OPTIONS"):
