@@ -50,6 +50,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from django import forms
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -233,13 +234,20 @@ _ADDRESS = (
 )
 
 
+def _address_label(what, address) -> str:
+    """ "First name (billing address)": one format, so that a language can order the two parts."""
+    return capfirst(_("%(field)s (%(address)s)") % {"field": what, "address": address})
+
+
 def _address_fields(prefix: str, label, with_email: bool) -> tuple[Field, ...]:
     fields = [
-        Field(f"{prefix}.{name}", "string", f"{label} {what}", personal=personal)
+        Field(f"{prefix}.{name}", "string", _address_label(what, label), personal=personal)
         for name, what, personal in _ADDRESS
     ]
     if with_email:
-        fields.append(Field(f"{prefix}.email", "string", f"{label} {_('e-mail')}", personal="email"))
+        fields.append(
+            Field(f"{prefix}.email", "string", _address_label(_("e-mail"), label), personal="email")
+        )
     return tuple(fields)
 
 
@@ -265,8 +273,8 @@ def order_fields() -> tuple[Field, ...]:
             ("date_modified_gmt", "datetime", gettext_lazy("Modified (GMT)")),
             ("date_paid_gmt", "datetime", gettext_lazy("Paid (GMT)")),
         ),
-        *_address_fields("billing", _("Billing"), True),
-        *_address_fields("shipping", _("Shipping"), False),
+        *_address_fields("billing", _("billing address"), True),
+        *_address_fields("shipping", _("shipping address"), False),
     )
 
 
@@ -282,8 +290,8 @@ def customer_fields() -> tuple[Field, ...]:
             ("date_created_gmt", "datetime", gettext_lazy("Registered (GMT)")),
             ("date_modified_gmt", "datetime", gettext_lazy("Modified (GMT)")),
         ),
-        *_address_fields("billing", _("Billing"), True),
-        *_address_fields("shipping", _("Shipping"), False),
+        *_address_fields("billing", _("billing address"), True),
+        *_address_fields("shipping", _("shipping address"), False),
     )
 
 
