@@ -13,8 +13,9 @@ MARKS = {
     "sync": ("<!-- sync-results:start -->", "<!-- sync-results:end -->"),
     "dom": ("<!-- dom-results:start -->", "<!-- dom-results:end -->"),
     "console": ("<!-- console-results:start -->", "<!-- console-results:end -->"),
+    "scaleout": ("<!-- scaleout-results:start -->", "<!-- scaleout-results:end -->"),
 }
-SCENARIOS = ("sync", "latency", "dom", "console")
+SCENARIOS = ("sync", "latency", "dom", "console", "scaleout")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -100,6 +101,15 @@ def main():
     parser.add_argument(
         "--profile", metavar="DIR", help="write cProfile files of the first round's runs here"
     )
+    parser.add_argument(
+        "--scaleout-records",
+        type=int,
+        default=_env_int("BENCH_SCALEOUT_RECORDS", 2000),
+        help="records per flow of the scale-out scenario 7, 10 flows (env BENCH_SCALEOUT_RECORDS)",
+    )
+    parser.add_argument(
+        "--scaleout-rounds", type=int, default=1, help="rounds per measurement of the scale-out scenario"
+    )
     args = parser.parse_args()
     only = set(args.only or SCENARIOS)
 
@@ -162,6 +172,20 @@ def main():
         report["console_lists"] = console
         rows = console_lists.table(console)
         write_table("console", report["date"], rows)
+        printed += ["", *rows]
+    if "scaleout" in only:
+        from bench import scaleout
+
+        # Scenario 7 needs PostgreSQL (a throwaway database, as scenario 6) and the Redis broker.
+        result = scaleout.run(
+            args.database_url if (args.database_url or "").startswith("postgres") else None,
+            args.redis or None,
+            records=args.scaleout_records,
+            rounds=args.scaleout_rounds,
+        )
+        report["scaleout"] = result
+        rows = scaleout.table(result)
+        write_table("scaleout", report["date"], rows)
         printed += ["", *rows]
     out.write_text(json.dumps(report, indent=2) + "\n")
     print("\n".join(printed))

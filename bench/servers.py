@@ -3,10 +3,17 @@
 - source: ``GET /products?page=P&per_page=S`` → ``{"data": [...], "meta": {"total_pages", "total"}}``;
   its records are made from their number when a page is asked (``bench.catalog``), so a million of
   them cost no memory; up to 200,000 records each page's answer is kept once made.
+  ``&updated_since=T``: only the products whose ``updated_at`` is T or later (an incremental read).
+  ``POST /mutate`` changes every 100th product (``{"every": N}``: every Nth) — stock and
+  ``updated_at`` — once more; ``POST /reset`` undoes every change.
+  ``GET /sets/K/products`` is another ``--records`` products, numbered after those of set K - 1 (set 0
+  is ``/products``): the scale-out scenario gives each of its flows a set of its own.
 - target: ``POST /products/batch`` with ``{"items": [...]}`` upserts each item on its ``sku`` and
   answers ``{"results": [{"id": ...}, ...]}``; ``GET /digest`` (count + sum of the records' digests,
   computed when asked) proves what it holds without sending it back; ``GET /products/<sku>`` shows
   one record. ``GET /stats`` counts requests and written records, ``POST /reset`` empties it.
+- ``--latency-ms N``: every products request (read or write) is answered N ms late, as a vendor API
+  would be; the server awaits the delay, so requests in flight wait side by side, not in turn.
 
 Raw ASGI apps on uvicorn (httptools parser, uvloop): no framework between the socket and the store.
 ``python -m bench.servers source|target --port P [--records N]``.
@@ -15,7 +22,9 @@ Raw ASGI apps on uvicorn (httptools parser, uvloop): no framework between the so
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import re
 import subprocess
 import sys
 import time
@@ -25,12 +34,24 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from bench.catalog import MOD, record_digest, source_page_json
+from bench.catalog import CHANGE_EVERY, MOD, SourceStore, record_digest
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON_HEADERS = [(b"content-type", b"application/json")]
 MAX_PAGE_SIZE = 10_000
 CACHE_RECORDS = 200_000
+SET_PATH = re.compile(r"^/sets/(\d+)/products$")
+
+
+def set_page_json(page: int, size: int, total: int, first: int) -> bytes:
+    """A page of the products numbered ``first + 1`` … ``first + total`` (a record set of the source)."""
+    from bench.catalog import source_record_json
+
+    pages = (total + size - 1) // size
+    start = (page - 1) * size + 1
+    numbers = range(first + start, first + min(start + size, total + 1))
+    records = ",".join(source_record_json(i) for i in numbers)
+    return f'{{"data":[{records}],"meta":{{"total_pages":{pages},"total":{total}}}}}'.encode()
 
 
 async def _body(receive) -> bytes:
@@ -49,9 +70,10 @@ async def _send(send, status: int, payload) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def source_app(total: int):
+def source_app(total: int, latency_ms: float = 0):
     # Up to CACHE_RECORDS products, a page's answer is kept once made: the store is then plain bytes.
-    cache: dict[tuple[int, int], bytes] | None = {} if total <= CACHE_RECORDS else None
+    store = SourceStore(total, CACHE_RECORDS)
+    set_cache: dict[tuple[int, int, int], bytes] = {}
 
     async def app(scope, receive, send):
         if scope["type"] != "http":
@@ -60,9 +82,22 @@ def source_app(total: int):
         if path == "/health":
             await _send(send, 200, {"ok": True, "total": total})
             return
-        if path != "/products" or scope["method"] != "GET":
+        if path in ("/mutate", "/reset") and scope["method"] == "POST":
+            # Scenario 3: every 100th product changes (``{"every": N}`` to choose); reset: none has.
+            if path == "/reset":
+                store.reset()
+                await _send(send, 200, {"ok": True})
+                return
+            body = await _body(receive)
+            every = int((json.loads(body) if body else {}).get("every") or CHANGE_EVERY)
+            await _send(send, 200, {"changed": store.mutate(every)})
+            return
+        in_set = SET_PATH.match(path)
+        if (path != "/products" and not in_set) or scope["method"] != "GET":
             await _send(send, 404, {"message": "not found"})
             return
+        if latency_ms:
+            await asyncio.sleep(latency_ms / 1000)
         query = dict(parse_qsl(scope["query_string"].decode()))
         try:
             page = max(1, int(query.get("page", 1)))
@@ -70,13 +105,13 @@ def source_app(total: int):
         except ValueError:
             await _send(send, 400, {"message": "page and per_page are numbers"})
             return
-        if cache is None:
-            await _send(send, 200, source_page_json(page, size, total))
+        if in_set and int(in_set[1]):
+            key = (int(in_set[1]), page, size)
+            if key not in set_cache:
+                set_cache[key] = set_page_json(page, size, total, key[0] * total)
+            await _send(send, 200, set_cache[key])
             return
-        body = cache.get((page, size))
-        if body is None:
-            body = cache[page, size] = source_page_json(page, size, total)
-        await _send(send, 200, body)
+        await _send(send, 200, store.page(page, size, query.get("updated_since") or None))
 
     return app
 
@@ -114,7 +149,7 @@ class TargetStore:
         return {"count": len(self.records), "digest": f"{total:064x}"}
 
 
-def target_app():
+def target_app(latency_ms: float = 0):
     store = TargetStore()
 
     async def app(scope, receive, send):
@@ -124,6 +159,8 @@ def target_app():
         body = await _body(receive)
         store.requests += 1
         if path == "/products/batch" and method == "POST":
+            if latency_ms:
+                await asyncio.sleep(latency_ms / 1000)
             try:
                 items = json.loads(body)["items"]
             except (ValueError, KeyError, TypeError):
@@ -179,9 +216,10 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def running(records: int, timeout: float = 30):
+def running(records: int, timeout: float = 30, latency_ms: float = 0):
     """Start the source (``records`` products) and the target, each in its own process; yields
-    ``{"source": url, "target": url}`` once both answer, and stops both on the way out."""
+    ``{"source": url, "target": url}`` once both answer, and stops both on the way out.
+    ``latency_ms``: both answer each products request that much later (``--latency-ms``)."""
     procs, urls = [], {}
     try:
         for role in ("source", "target"):
@@ -197,6 +235,8 @@ def running(records: int, timeout: float = 30):
                         str(port),
                         "--records",
                         str(records),
+                        "--latency-ms",
+                        str(latency_ms),
                     ],
                     cwd=ROOT,
                     stdout=subprocess.DEVNULL,
@@ -268,10 +308,12 @@ def main():
     parser.add_argument("role", choices=["source", "target"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--records", type=int, default=100_000, help="products the source serves")
+    parser.add_argument("--latency-ms", type=float, default=0, help="delay of each products request")
     args = parser.parse_args()
     import uvicorn
 
-    app = source_app(args.records) if args.role == "source" else target_app()
+    latency = args.latency_ms
+    app = source_app(args.records, latency) if args.role == "source" else target_app(latency)
     uvicorn.run(
         app,
         host="127.0.0.1",

@@ -11,6 +11,7 @@ the mapping of HTTP failures onto the connector error taxonomy.
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import logging
 import random
@@ -107,6 +108,14 @@ def remote_message(response: httpx.Response) -> str:
     return json.dumps(body)[:300]
 
 
+@functools.cache
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    """The TLS settings of every client, made once per process: building them (loading the CA
+    bundle) costs ~25 ms of CPU, and a run opens a client per system. Clients speak HTTP/1.1 only,
+    so the ALPN httpcore sets on it per connection is always the same."""
+    return httpx.create_ssl_context(verify=verify)
+
+
 class HubClient:
     """HTTP for one system. Use as a context manager or call ``close()``."""
 
@@ -135,7 +144,7 @@ class HubClient:
         self._client = httpx.Client(
             base_url=base_url,
             timeout=timeout,
-            verify=settings.verify_tls,
+            verify=_tls_context(settings.verify_tls),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
             auth=auth,
             follow_redirects=False,
@@ -307,6 +316,7 @@ class HubClient:
                         status=status,
                         reason="http",
                         detail=remote_message(response),
+                        remote=_safe_json(response),
                     )
                 else:
                     return response
@@ -320,7 +330,7 @@ def decode_json(response: httpx.Response):
         return None
     try:
         return response.json()
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: thousands of nested brackets
         raise TransientError(
             _("The system sent a response that is not valid JSON."),
             status=response.status_code,

@@ -78,6 +78,18 @@ class JSONListField(forms.JSONField):
         kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 8, "class": "font-monospace"}))
         super().__init__(**kwargs)
 
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:  # json.loads on thousands of nested brackets
+            raise forms.ValidationError(_("The JSON is nested too deeply."), code="invalid") from None
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
+
 
 @register_connector
 class RestConnector(Connector):
@@ -359,6 +371,10 @@ class RestConnector(Connector):
                     % {"entity": entity, "path": d.get("records_path", "")},
                     reason="config",
                 )
+            # An item that is not an object is a record the engine sends to triage, never dropped.
+            errors = [
+                _not_an_object(entity, i, r) for i, r in enumerate(records, 1) if not isinstance(r, dict)
+            ]
             records = [r for r in records if isinstance(r, dict)]
             next_state = self._next_state(kind, paging, state, body, response, records, size)
             if limit is not None:
@@ -366,7 +382,10 @@ class RestConnector(Connector):
             returned += len(records)
             has_more = next_state is not None and (limit is None or returned < limit)
             yield Page(
-                records=records, cursor=json.dumps(next_state) if next_state else None, has_more=has_more
+                records=records,
+                cursor=json.dumps(next_state) if next_state else None,
+                has_more=has_more,
+                errors=errors,
             )
             if not has_more:
                 return
@@ -485,15 +504,28 @@ class RestConnector(Connector):
         if not isinstance(results, list) or len(results) != len(records):
             raise ConfigError(_("The batch answer does not list one result per record."), reason="config")
         out = []
+        error_path, id_path = batch.get("error_path", "error"), batch.get("result_id_path", "id")
+        # One plain key (the usual case) is read directly: what get_path does for it, per result.
+        error_key = error_path if error_path and "." not in error_path else None
+        id_key = id_path if id_path and "." not in id_path else None
         for result in results:
-            error = get_path(result, batch.get("error_path", "error")) if isinstance(result, dict) else None
+            is_dict = isinstance(result, dict)
+            if not is_dict:
+                error = None
+            elif error_key is not None:
+                error = result.get(error_key)
+            else:
+                error = get_path(result, error_path)
             if error:
                 message = error if isinstance(error, str) else json.dumps(error)[:300]
                 out.append(WriteResult.failed(RecordError(message, remote=result)))
             else:
-                new_id = (
-                    get_path(result, batch.get("result_id_path", "id")) if isinstance(result, dict) else None
-                )
+                if not is_dict:
+                    new_id = None
+                elif id_key is not None:
+                    new_id = result.get(id_key)
+                else:
+                    new_id = get_path(result, id_path)
                 out.append(
                     WriteResult(ok=True, target_id=None if new_id is None else str(new_id), action="upserted")
                 )
@@ -518,6 +550,15 @@ class RestConnector(Connector):
                     WriteResult.failed(RecordError(remote_message(response), status=response.status_code))
                 )
         return results
+
+
+def _not_an_object(entity: str, position: int, value) -> RecordError:
+    kind = "null" if value is None else "a list" if isinstance(value, list) else type(value).__name__
+    return RecordError(
+        _("Item %(n)s of the %(entity)s page is not a JSON object (%(kind)s): %(value)s")
+        % {"n": position, "entity": entity, "kind": kind, "value": json.dumps(value)[:100]},
+        reason="parse",
+    )
 
 
 def _body(response):

@@ -49,6 +49,18 @@ class _Mapping:
     source: Path | None
     chain: list[dict]
     personal: str
+    # The hot loop's shortcuts: the key when the source (or target) path is one plain key.
+    source_key: str | None = None
+    target_key: str | None = None
+
+    def __post_init__(self):
+        self.source_key = _single_key(self.source)
+        self.target_key = _single_key(self.target)
+
+
+def _single_key(path: Path | None) -> str | None:
+    keys = path.keys if path is not None else None
+    return keys[0] if keys is not None and len(keys) == 1 else None
 
 
 def _empty(value) -> bool:
@@ -113,6 +125,8 @@ class CompiledFlow:
             )
             for m in definition.get("mappings") or []
         ]
+        # Per mapping, what the hot loop needs, unpacked in one go.
+        self._plan = [(m.source_key, m.target_key, m.chain, m) for m in self.mappings]
         self.personal_targets = {m.target_text for m in self.mappings if m.personal}
         self.rules = [Rule.from_dict(r) for r in definition.get("quality_rules") or []]
         # ``display(field, value)`` writes values into rule messages (a caller masks personal data there).
@@ -180,26 +194,40 @@ class CompiledFlow:
     def map(self, record: dict, *, check_rules: bool = True) -> Mapped:
         """Filters, then every mapping, then the quality rules. Never raises for bad data."""
         result = Mapped(source=record)
-        result.filtered_out = self.filter_reason(record)
-        if result.filtered_out:
-            return result
-        context = TransformContext(
-            record=record,
-            value_map=self.value_map,
-            link_lookup=self._lookup,
-            **({"now": self.now} if self.now else {}),
-        )
-        for mapping in self.mappings:
-            value = mapping.source.get(record) if mapping.source is not None else None
+        if self.filters:
+            result.filtered_out = self.filter_reason(record)
+            if result.filtered_out:
+                return result
+        context = None
+        out = result.record
+        # Plain keys are read and written directly (what ``Path.get``/``Path.set`` do for them):
+        # this loop runs for every field of every record.
+        get = record.get if type(record) is dict else None
+        for source_key, target_key, chain, mapping in self._plan:
+            if source_key is not None and get is not None:
+                value = get(source_key)
+            else:
+                value = mapping.source.get(record) if mapping.source is not None else None
             try:
-                value = apply_chain(value, mapping.chain, context)
-                mapping.target.set(result.record, value)
+                if chain:
+                    if context is None:
+                        context = TransformContext(
+                            record=record,
+                            value_map=self.value_map,
+                            link_lookup=self._lookup,
+                            **({"now": self.now} if self.now else {}),
+                        )
+                    value = apply_chain(value, chain, context)
+                if target_key is not None:
+                    out[target_key] = value
+                else:
+                    mapping.target.set(out, value)
             except RecordError as exc:
                 result.errors.append(FieldError(mapping.target_text, exc.message))
             except ValueError as exc:  # a target path that cannot be set on this record's shape
                 result.errors.append(FieldError(mapping.target_text, str(exc)))
-        if check_rules and not result.errors:
-            result.rule_failures = self.checker.check(result.record)
+        if check_rules and not result.errors and self.rules:
+            result.rule_failures = self.checker.check(out)
         return result
 
     def reset_run(self) -> None:
@@ -207,8 +235,16 @@ class CompiledFlow:
         self.checker.reset()
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def wire(value):
     """A mapped value as it is sent and compared: decimals as JSON numbers, dates in ISO 8601."""
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is dict:  # the mapped record itself: its plain values are taken as they are
+        return {key: item if type(item) in _AS_IS else wire(item) for key, item in value.items()}
     if isinstance(value, dict):
         return {key: wire(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

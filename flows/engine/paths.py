@@ -122,6 +122,11 @@ class Path:
         self._keys = tuple(arg for _kind, arg in steps) if all(k == _KEY for k, _a in steps) else None
         self._text = None
 
+    @property
+    def keys(self) -> tuple | None:
+        """The keys of a path made of plain keys only (``a.b`` → ``("a", "b")``); None otherwise."""
+        return self._keys
+
     # --- reading ---------------------------------------------------------------------------
 
     def get(self, value, default=None):
