@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format bench venv dev messages clean-var
+.PHONY: run test soak lint format bench venv dev messages clean-var
 
 # The venv is built with the newest Python >= 3.12 found on PATH or in pyenv (scripts/find-python.sh).
 $(PY):
@@ -34,16 +34,23 @@ run: $(STAMP)
 ## It runs on PYTEST_WORKERS processes (pytest-xdist, a test file per process at a time): most tests
 ## wait on browsers, servers and workers, so 3 processes pay off on 2 cores. Tests marked `timing`
 ## (wall-clock budgets) then run alone. PYTEST_WORKERS=0: the whole suite in one process, serially.
+## Tests marked `soak` (long fault runs) are left to make soak.
 PYTEST_WORKERS ?= 3
 test: $(DEVSTAMP)
 ifeq ($(PYTEST_WORKERS),0)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not soak" $(PYTEST_ARGS)
 else
 	@status=0; \
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not timing" $(PYTEST_ARGS) || status=$$?; \
-	$(PY) -m pytest -m timing $(PYTEST_ARGS) || [ $$? = 5 ] || status=1; \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not timing and not soak" $(PYTEST_ARGS) || status=$$?; \
+	$(PY) -m pytest -m "timing and not soak" $(PYTEST_ARGS) || [ $$? = 5 ] || status=1; \
 	exit $$status
 endif
+
+## make soak: the fault suite in full, in one process (random worker kills, 100 k records under the fault
+## mix, outages of minutes, a private PostgreSQL and Redis restarted mid-run); its figures go to
+## test-results/soak-summary.json. Not part of make test, which runs a fast subset of the same files.
+soak: $(DEVSTAMP)
+	$(PY) -m pytest tests/soak -p no:xdist $(SOAK_ARGS)
 
 lint: $(DEVSTAMP)
 	$(VENV)/bin/ruff check .
