@@ -51,6 +51,7 @@ class ErpCredentials:
     login: str = "hub"
     password: str = "erp-demo-pass"  # noqa: S105
     uid: int = 2
+    api_key: str = "erp-demo-api-key"  # the JSON-2 API's bearer key (Odoo 19)
 
     @classmethod
     def from_env(cls) -> ErpCredentials:
@@ -59,6 +60,7 @@ class ErpCredentials:
             db=_env("SANDBOX_ERP_DB", d.db),
             login=_env("SANDBOX_ERP_LOGIN", d.login),
             password=_env("SANDBOX_ERP_PASSWORD", d.password),
+            api_key=_env("SANDBOX_ERP_API_KEY", d.api_key),
         )
 
 
@@ -98,7 +100,7 @@ def describe(name: str, creds: object) -> str:
     if isinstance(creds, ShopCredentials):
         return f"admin username={creds.username} password={creds.password}"
     if isinstance(creds, ErpCredentials):
-        return f"db={creds.db} login={creds.login} password={creds.password}"
+        return f"db={creds.db} login={creds.login} password={creds.password} api key={creds.api_key}"
     if isinstance(creds, CrmCredentials):
         return f"private app token={creds.token}"
     if isinstance(creds, ShopifyCredentials):

@@ -20,6 +20,19 @@
 - Errors as Odoo: HTTP 200 with ``{"jsonrpc": "2.0", "id": ..., "error": {"code": 200, "message":
   "Odoo Server Error", "data": {"name": "odoo.exceptions.AccessDenied", "message": ...}}}``.
   A ``create`` of several records is one transaction: one bad record fails them all.
+- ``product.template`` and its variants ``product.product`` (``product_tmpl_id``,
+  ``product_variant_ids``, ``product_variant_count``): every seeded product has its own template with
+  the same id; creating a variant without a template creates one, creating a template creates its
+  variant, and writes go through in both directions (see ``TEMPLATE_OWNED``).
+- Odoo 19's JSON-2 API next to it, over the same store: ``POST /json/2/<model>/<method>`` with
+  ``Authorization: bearer <API key>`` (optional ``X-Odoo-Database``) and a JSON object of named
+  arguments (``ids``, ``context`` and the method's parameters, e.g. ``domain``, ``fields``,
+  ``limit``, ``offset``, ``order`` for ``search_read``; ``ids`` and ``vals`` for ``write``;
+  ``vals_list`` for ``create``, which answers a list of ids); the result is the body. Errors are a
+  4xx/5xx status with ``{"name", "message", "arguments", "context", "debug"}``: 401 for a wrong key,
+  403 ``AccessError``, 404 ``MissingError`` or an unknown model or method, 422 ``ValidationError`` /
+  ``UserError``, 500 for anything else (``builtins.ValueError``…). ``res.users/context_get`` answers
+  the key's user.
 """
 
 from __future__ import annotations
@@ -59,7 +72,24 @@ MODELS: dict[str, dict[str, Field]] = {
         "active": ("boolean", None, False, False),
         "barcode": ("char", None, False, False),
     },
+    "product.template": {
+        "name": ("char", None, True, False),
+        "default_code": ("char", None, False, False),
+        "barcode": ("char", None, False, False),
+        "list_price": ("float", None, False, False),
+        "standard_price": ("float", None, False, False),
+        "weight": ("float", None, False, False),
+        "type": ("selection", None, False, False),
+        "sale_ok": ("boolean", None, False, False),
+        "purchase_ok": ("boolean", None, False, False),
+        "active": ("boolean", None, False, False),
+        "description_sale": ("text", None, False, False),
+        "categ_id": ("char", None, False, False),
+        "product_variant_ids": ("one2many", "product.product", False, False),
+        "product_variant_count": ("integer", None, False, True),
+    },
     "product.product": {
+        "product_tmpl_id": ("many2one", "product.template", False, False),
         "name": ("char", None, True, False),
         "default_code": ("char", None, False, False),
         "barcode": ("char", None, False, False),
@@ -119,14 +149,19 @@ MODELS: dict[str, dict[str, Field]] = {
     },
 }
 LABELS = {
-    "res.country": "Country", "stock.location": "Inventory Locations", "product.product": "Product Variant",
+    "res.country": "Country", "stock.location": "Inventory Locations", "product.template": "Product",
+    "product.product": "Product Variant",
     "stock.quant": "Quants", "res.partner": "Contact", "sale.order": "Sales Order", "sale.order.line": "Sales Order Line",
 }  # fmt: skip
 DEFAULTS: dict[str, dict[str, Any]] = {
     "res.country": {"code": False},
     "stock.location": {"usage": "internal", "active": True, "barcode": False},
+    "product.template": {
+        "default_code": False, "barcode": False, "list_price": 1.0, "standard_price": 0.0, "weight": 0.0, "type": "product",
+        "sale_ok": True, "purchase_ok": True, "active": True, "description_sale": False, "categ_id": "All", "product_variant_ids": [],
+    },
     "product.product": {
-        "default_code": False, "barcode": False, "list_price": 1.0, "standard_price": 0.0, "weight": 0.0,
+        "product_tmpl_id": False, "default_code": False, "barcode": False, "list_price": 1.0, "standard_price": 0.0, "weight": 0.0,
         "type": "product", "sale_ok": True, "active": True, "description_sale": False, "categ_id": "All",
     },
     "stock.quant": {"quantity": 0.0, "reserved_quantity": 0.0},
@@ -140,8 +175,17 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 SELECTIONS = {
     ("stock.location", "usage"): {"internal", "view", "customer", "supplier", "inventory", "transit"},
     ("product.product", "type"): {"consu", "service", "product"},
+    ("product.template", "type"): {"consu", "service", "product"},
     ("sale.order", "state"): {"draft", "sent", "sale", "done", "cancel"},
 }
+# Odoo's product.product inherits product.template (``_inherits``): the template owns the name,
+# price, type…; default_code, barcode, cost and weight belong to the variant, and a template shows
+# them when it has a single variant (its inverse writes them through). The stand-in keeps a copy on
+# both sides and writes changes through in both directions (a variant's write_date moves when its
+# template's owned fields change; in Odoo only the template's does).
+TEMPLATE_OWNED = ("name", "list_price", "type", "sale_ok", "active", "description_sale", "categ_id")
+VARIANT_OWNED = ("default_code", "barcode", "standard_price", "weight")
+TEMPLATE_FIELDS = TEMPLATE_OWNED + VARIANT_OWNED
 SO_STATES = {"pending": "draft", "processing": "sale", "complete": "done", "canceled": "cancel"}
 COUNTRY_IDS = {"FR": 75, "GB": 231, "US": 233, "BE": 20, "DE": 57, "ES": 68, "IT": 109}
 COUNTRY_NAMES = {
@@ -254,6 +298,10 @@ def seed_erp(store: Store, seed: int) -> None:
             "categ_id": f"All / Saleable / {p['family'].capitalize()}",
             "create_date": _dt(p["created"]),
         }
+        template = {k: doc[k] for k in TEMPLATE_FIELDS}
+        template.update(purchase_ok=True, product_variant_ids=[n], create_date=doc["create_date"])
+        records.append(("product.template", n, template, p["updated"]))
+        doc["product_tmpl_id"] = n  # each seeded variant has its own template, with the same id
         records.append(("product.product", n, doc, p["updated"]))
         records.append(("_barcode", p["ean"], {"id": n}, p["updated"]))
     for n, q in enumerate(data.stock, start=1):
@@ -332,7 +380,7 @@ def display_name(store: Store, model: str, rid: int, doc: dict[str, Any] | None 
     doc = doc if doc is not None else store.get(model, rid)
     if doc is None:
         return ""
-    if model == "product.product":
+    if model in ("product.product", "product.template"):
         return f"[{doc['default_code']}] {doc['name']}" if doc.get("default_code") else doc["name"]
     if model == "stock.location":
         return doc.get("complete_name") or doc["name"]
@@ -360,6 +408,8 @@ class Context:
             return odoo_datetime(doc["updated_at"])
         if field == "display_name":
             return display_name(self.store, self.model, rid, doc)
+        if field == "product_variant_count":
+            return len(doc.get("product_variant_ids") or [])
         kind, relation, _, _ = self.fields[field]
         raw = doc.get(field, False)
         if kind == "many2one":
@@ -378,6 +428,8 @@ class Context:
             return odoo_datetime(doc["updated_at"])
         if field == "display_name":
             return display_name(self.store, self.model, rid, doc)
+        if field == "product_variant_count":
+            return len(doc.get("product_variant_ids") or [])
         raw = doc.get(field, False)
         return False if raw is None else raw
 
@@ -728,6 +780,78 @@ def _index_barcode(store: Store, rid: int, old: dict[str, Any] | None, new: dict
         store.put("_barcode", after, {"id": rid})
 
 
+def _new_template(store: Store, variant: dict[str, Any], now: str) -> int:
+    """The template Odoo creates for a variant created without one."""
+    tid = _next_id(store, "product.template")
+    doc = {**DEFAULTS["product.template"], **{k: variant.get(k) for k in TEMPLATE_FIELDS}}
+    doc.update(create_date=now, product_variant_ids=[], _id=tid)
+    store.put("product.template", tid, doc)
+    return tid
+
+
+def _join_template(store: Store, vid: int, variant: dict[str, Any]) -> None:
+    template = store.get("product.template", variant["product_tmpl_id"])
+    if template is None:
+        return
+    doc = {k: v for k, v in template.items() if k != "updated_at"}
+    doc["product_variant_ids"] = [*doc.get("product_variant_ids", []), vid]
+    if len(doc["product_variant_ids"]) == 1:
+        doc.update({k: variant.get(k) for k in VARIANT_OWNED})
+    else:  # several variants: the template shows no single variant's code, barcode, cost or weight
+        doc.update(default_code=False, barcode=False)
+    store.put("product.template", doc["_id"], doc)
+
+
+def _put_changed(store: Store, model: str, rid: int, changes: dict[str, Any]) -> None:
+    old = store.get(model, rid)
+    if old is None:
+        return
+    doc = {k: v for k, v in old.items() if k != "updated_at"}
+    if any(doc.get(k) != v for k, v in changes.items()):
+        doc.update(changes)
+        store.put(model, rid, doc)
+        if model == "product.product":
+            _index_barcode(store, rid, old, doc)
+
+
+def _through_template(store: Store, variant: dict[str, Any], clean: dict[str, Any]) -> None:
+    """A variant's write reaches its template (and, for the template's own fields, its siblings)."""
+    tid = variant.get("product_tmpl_id")
+    template = store.get("product.template", tid) if tid else None
+    if template is None:
+        return
+    siblings = template.get("product_variant_ids") or []
+    owned = {k: v for k, v in clean.items() if k in TEMPLATE_OWNED}
+    changes = dict(owned)
+    if len(siblings) == 1:
+        changes.update({k: v for k, v in clean.items() if k in VARIANT_OWNED})
+    _put_changed(store, "product.template", tid, changes)
+    for vid in siblings:
+        if vid != variant["_id"] and owned:
+            _put_changed(store, "product.product", vid, owned)
+
+
+def _to_variants(ctx: Context, records, clean: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """The variant writes a template write implies, checked (barcodes) before anything is written."""
+    planned = []
+    pending: dict[str, int] = {}
+    variants = Context(ctx.store, "product.product")
+    for _rid, template in records:
+        ids = template.get("product_variant_ids") or []
+        changes = {k: v for k, v in clean.items() if k in TEMPLATE_OWNED}
+        if len(ids) == 1:  # the inverse of default_code, barcode…: only with a single variant
+            changes.update({k: v for k, v in clean.items() if k in VARIANT_OWNED})
+        for vid in ids:
+            old = ctx.store.get("product.product", vid)
+            if old is None or not changes:
+                continue
+            _unique_barcode(variants, vid, {**old, **changes}, pending)
+            if changes.get("barcode"):
+                pending[changes["barcode"]] = vid
+            planned.append((vid, changes))
+    return planned
+
+
 def _recompute_order(store: Store, order_id: int, now_lines: list[int] | None = None) -> None:
     order = store.get("sale.order", order_id)
     if order is None:
@@ -766,6 +890,21 @@ def create(ctx: Context, vals_list: list[dict[str, Any]]) -> list[int]:
             doc["complete_name"] = clean.get("complete_name") or f"{parent}/{doc['name']}"
         if ctx.model == "sale.order.line":
             _line_amounts(doc)
+        if ctx.model == "product.product" and doc.get("product_tmpl_id"):
+            template = store.get("product.template", doc["product_tmpl_id"]) or {}
+            for name in TEMPLATE_OWNED:  # a new variant of a template takes the template's values
+                if name not in clean:
+                    doc[name] = template.get(name, DEFAULTS["product.template"].get(name, False))
+        variant: dict[str, Any] | None = None
+        if ctx.model == "product.template":  # creating a template creates its (single) variant
+            variant = {
+                **DEFAULTS["product.product"],
+                **{k: doc.get(k, False) for k in TEMPLATE_FIELDS},
+                "create_date": now,
+            }
+            _unique_barcode(Context(store, "product.product"), None, variant, barcodes)
+            if variant.get("barcode"):
+                barcodes[variant["barcode"]] = -1
         lines: list[dict[str, Any]] = []
         if ctx.model == "sale.order":
             commands = vals.get("order_line") or []
@@ -787,9 +926,11 @@ def create(ctx: Context, vals_list: list[dict[str, Any]]) -> list[int]:
         _unique_barcode(ctx, None, doc, barcodes)
         if doc.get("barcode") and ctx.model == "product.product":
             barcodes[doc["barcode"]] = -1
-        planned.append((doc, lines))
+        planned.append((doc, lines, variant))
     ids = []
-    for doc, lines in planned:
+    for doc, lines, variant in planned:
+        if ctx.model == "product.product" and not doc.get("product_tmpl_id"):
+            doc["product_tmpl_id"] = _new_template(store, doc, now)
         rid = _next_id(store, ctx.model)
         if ctx.model == "sale.order" and not doc.get("name"):
             doc["name"] = f"S{rid:05d}"
@@ -797,6 +938,15 @@ def create(ctx: Context, vals_list: list[dict[str, Any]]) -> list[int]:
         store.put(ctx.model, rid, doc)
         if ctx.model == "product.product":
             _index_barcode(store, rid, None, doc)
+            _join_template(store, rid, doc)
+        if variant is not None:
+            vid = _next_id(store, "product.product")
+            variant.update(_id=vid, product_tmpl_id=rid)
+            store.put("product.product", vid, variant)
+            _index_barcode(store, vid, None, variant)
+            store.put(
+                "product.template", rid, {**store.get("product.template", rid), "product_variant_ids": [vid]}
+            )  # type: ignore[dict-item]
         if ctx.model == "sale.order":
             line_ids = []
             for line in lines:
@@ -854,14 +1004,36 @@ def write(ctx: Context, ids: Any, vals: Any) -> bool:
         if doc.get("barcode") and ctx.model == "product.product":
             pending[doc["barcode"]] = rid
         updates.append((rid, old, doc))
+    variant_writes = _to_variants(ctx, records, clean) if ctx.model == "product.template" else []
     for rid, old, doc in updates:
         if {k: v for k, v in old.items() if k != "updated_at"} != doc:
             ctx.store.put(ctx.model, rid, doc)
             if ctx.model == "product.product":
                 _index_barcode(ctx.store, rid, old, doc)
+                _through_template(ctx.store, doc, clean)
             if ctx.model == "sale.order.line":
                 _recompute_order(ctx.store, doc["order_id"])
+    for vid, changes in variant_writes:
+        _put_changed(ctx.store, "product.product", vid, changes)
     return True
+
+
+def _leave_template(store: Store, vid: int, variant: dict[str, Any]) -> None:
+    """Odoo unlinks a template whose last variant is unlinked."""
+    tid = variant.get("product_tmpl_id")
+    template = store.get("product.template", tid) if tid else None
+    if template is None:
+        return
+    rest = [v for v in template.get("product_variant_ids") or [] if v != vid]
+    if not rest:
+        store.delete("product.template", tid)
+        return
+    doc = {k: v for k, v in template.items() if k != "updated_at"}
+    doc["product_variant_ids"] = rest
+    if len(rest) == 1:
+        remaining = store.get("product.product", rest[0]) or {}
+        doc.update({k: remaining.get(k, False) for k in VARIANT_OWNED})
+    store.put("product.template", tid, doc)
 
 
 # Required many2one fields are ``ondelete="restrict"`` in Odoo: unlinking a record they point to
@@ -887,6 +1059,13 @@ def unlink(ctx: Context, ids: Any) -> bool:
         ctx.store.delete(ctx.model, rid)
         if ctx.model == "product.product":
             _index_barcode(ctx.store, rid, doc, None)
+            _leave_template(ctx.store, rid, doc)
+        if ctx.model == "product.template":  # a template's variants go with it
+            for vid in doc.get("product_variant_ids") or []:
+                variant = ctx.store.get("product.product", vid)
+                if variant is not None:
+                    ctx.store.delete("product.product", vid)
+                    _index_barcode(ctx.store, vid, variant, None)
         if ctx.model == "sale.order":
             for lid in doc.get("order_line", []):
                 ctx.store.delete("sale.order.line", lid)
@@ -909,6 +1088,8 @@ def _kw(kwargs: dict[str, Any], args: list[Any], position: int, name: str, defau
 
 
 def execute(store: Store, model: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    if model == "res.users" and method == "context_get":
+        return {"lang": "en_US", "tz": "Europe/Brussels"}
     ctx = Context(store, model)
     if method == "search_read":
         domain = _kw(kwargs, args, 0, "domain", [])
@@ -1048,6 +1229,88 @@ async def jsonrpc(request: Request) -> Response:
     return json_response({"jsonrpc": "2.0", "id": rid, "result": result})
 
 
+# -- JSON-2 (Odoo 19) --------------------------------------------------------------------------
+# The named parameters each method takes over /json/2 (besides ``ids`` and ``context``): JSON-2 has
+# no positional arguments, and an unknown name is the method's own TypeError (HTTP 500), as in Odoo.
+JSON2_PARAMS = {
+    "search_read": {"domain", "fields", "offset", "limit", "order", "load"},
+    "search": {"domain", "offset", "limit", "order"},
+    "search_count": {"domain", "limit"},
+    "read": {"fields", "load"},
+    "create": {"vals_list"},
+    "write": {"vals"},
+    "unlink": set(),
+    "fields_get": {"allfields", "attributes"},
+    "context_get": set(),
+}
+# The HTTP status of Odoo's exceptions over JSON-2 (``UserError.http_status`` and its subclasses).
+JSON2_STATUS = {
+    "odoo.exceptions.AccessDenied": 403,
+    "odoo.exceptions.AccessError": 403,
+    "odoo.exceptions.MissingError": 404,
+    "odoo.exceptions.ValidationError": 422,
+    "odoo.exceptions.UserError": 422,
+    "werkzeug.exceptions.BadRequest": 400,
+    "werkzeug.exceptions.Unauthorized": 401,
+    "werkzeug.exceptions.NotFound": 404,
+}
+
+
+def json2_error(name: str, message: str, status: int | None = None) -> Response:
+    """Odoo's JSON-2 error: a 4xx/5xx status and the serialised exception."""
+    status = status or JSON2_STATUS.get(name, 500)
+    body = {
+        "name": name,
+        "message": message,
+        "arguments": [message, status] if name.startswith("werkzeug.") else [message],
+        "context": {},
+        "debug": f"Traceback (most recent call last):\n  ...\n{name}: {message}\n",
+    }
+    return json_response(body, status)
+
+
+async def json2(request: Request) -> Response:
+    """``POST /json/2/<model>/<method>`` with ``Authorization: bearer <API key>``."""
+    app = _erp(request)
+    creds: ErpCredentials = app.credentials
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or key.strip() != creds.api_key:
+        return json2_error("werkzeug.exceptions.Unauthorized", "Invalid apikey")
+    database = request.headers.get("x-odoo-database")
+    if database is not None and database != creds.db:
+        return json2_error("werkzeug.exceptions.NotFound", f"database {database!r} not found")
+    model, method = request.path_params["model"], request.path_params["method"]
+    raw = await request.body()
+    try:
+        params = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        return json2_error("werkzeug.exceptions.BadRequest", f"could not parse the body as json: {exc}")
+    if not isinstance(params, dict):
+        return json2_error("werkzeug.exceptions.BadRequest", "the body must be a JSON object")
+    params = {k: v for k, v in params.items() if k != "context"}
+    if model == "res.users" and method == "context_get":
+        return json_response({"lang": "en_US", "tz": "Europe/Brussels", "uid": creds.uid})
+    if model not in MODELS:
+        return json2_error("werkzeug.exceptions.NotFound", f"the model {model!r} does not exist")
+    if method not in JSON2_PARAMS:
+        return json2_error(
+            "werkzeug.exceptions.NotFound", f"the model {model!r} does not have a {method!r} method"
+        )
+    unknown = sorted(set(params) - JSON2_PARAMS[method] - {"ids"})
+    if unknown:
+        return json2_error(
+            "builtins.TypeError", f"{method}() got an unexpected keyword argument {unknown[0]!r}"
+        )
+    try:
+        with app.store._lock:
+            result = execute(app.store, model, method, [], params)
+    except OdooError as exc:
+        return json2_error(exc.name, exc.message)
+    if method == "create" and not isinstance(result, list):
+        result = [result]  # ``vals_list`` in, a list of ids out
+    return json_response(result)
+
+
 def seed_with_ids(store: Store, seed: int) -> None:
     """Seed, then remember each record's id inside it (``_id``) for domain evaluation."""
 
@@ -1071,10 +1334,13 @@ def create_app(
     credentials: ErpCredentials | None = None,
     faults: FaultConfig | None = None,
 ) -> SandboxApp:
-    """The ERP stand-in (Odoo 17 JSON-RPC)."""
+    """The ERP stand-in (Odoo 17 JSON-RPC, and Odoo 19's JSON-2 over the same store)."""
     return SandboxApp(
         name="erp",
-        routes=[Route("/jsonrpc", jsonrpc, methods=["POST"])],
+        routes=[
+            Route("/jsonrpc", jsonrpc, methods=["POST"]),
+            Route("/json/2/{model}/{method}", json2, methods=["POST"]),
+        ],
         store_path=store_path,
         seed=seed,
         seeder=seed_with_ids,

@@ -1,6 +1,10 @@
-"""Odoo (ERP) through its external JSON-RPC API: ``POST /jsonrpc`` with ``execute_kw``.
+"""Odoo (ERP) through its external JSON-RPC API (``POST /jsonrpc`` with ``execute_kw``) or, with the
+"API" parameter set to JSON-2, Odoo 19's ``/json/2`` API (:class:`Json2Transport`: an API key as a
+bearer token, named arguments, errors as HTTP 4xx/5xx). Everything below works the same through
+either transport: the connector calls ORM methods with ``execute_kw``'s arguments and the transport
+carries them (:data:`JSON2_ARGUMENTS` names them for JSON-2).
 
-On the wire:
+On the wire (JSON-RPC):
 
 - Authentication: ``common.authenticate(db, login, password, {})`` returns the user id, or ``false``
   for a wrong login or password / API key (→ ``AuthError``). The uid is shared by every worker process
@@ -29,6 +33,13 @@ On the wire:
   ``export_subject`` is ``fetch``.
 - Deletes: ``search`` for the ids that still exist, then ``unlink`` of them in one call (atomic; on a
   record-level error one by one). An id already gone counts as deleted.
+
+Products: ``products`` are the variants (``product.product``, with ``product_tmpl_id``);
+``product_templates`` are ``product.template`` (with ``product_variant_ids``). A template's own fields
+(name, sales price, type…) are shared by its variants; its ``default_code``, ``barcode``, cost and
+weight are its single variant's (``False`` with several variants), so ``default_code`` is a natural
+key for single-variant templates only. In Odoo a change made on the template moves the template's
+``write_date``, not its variants': a flow that must see renamed or repriced variants reads templates.
 
 Convenience keys added to the vendor's records on read, and understood on write:
 
@@ -60,6 +71,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from flows import breaker
 from flows.choices import SystemRole
 from flows.connectors.base import (
     Capability,
@@ -275,9 +287,19 @@ SPECS = {
         fields=(
             "id", "default_code", "name", "barcode", "list_price", "standard_price", "weight", "type",
             "detailed_type", "is_storable", "sale_ok", "active", "description_sale", "categ_id", "uom_id",
-            "create_date", "write_date",
+            "product_tmpl_id", "create_date", "write_date",
         ),
         natural_key="default_code",
+    ),
+    "product_templates": Spec(
+        model="product.template",
+        fields=(
+            "id", "default_code", "name", "barcode", "list_price", "standard_price", "weight", "type",
+            "detailed_type", "is_storable", "sale_ok", "purchase_ok", "active", "description_sale", "categ_id",
+            "uom_id", "product_variant_ids", "product_variant_count", "create_date", "write_date",
+        ),
+        natural_key="default_code",
+        computed=frozenset({"product_variant_count"}),
     ),
     "stock": Spec(
         model="stock.quant",
@@ -357,6 +379,7 @@ ENTITIES = (
             _f("sale_ok", "boolean", gettext_lazy("Can be sold")),
             _f("active", "boolean", gettext_lazy("Active")),
             _f("description_sale", "string", gettext_lazy("Sales description")),
+            _f("product_tmpl_id", "array", gettext_lazy("Product template [id, name]")),
             _f("create_date", "datetime", gettext_lazy("Created on")),
             _f("write_date", "datetime", gettext_lazy("Last updated on")),
         ),
@@ -365,6 +388,33 @@ ENTITIES = (
         natural_keys=("default_code",),
         tombstone=("active", False),
         capabilities=READ_WRITE_DELETE,
+    ),
+    Entity(
+        key="product_templates",
+        label=gettext_lazy("Product templates (product.template)"),
+        fields=(
+            _f("id", "integer", gettext_lazy("ID")),
+            _f("default_code", "string", gettext_lazy("Internal reference (SKU, single variant)")),
+            _f("name", "string", gettext_lazy("Name"), required=True),
+            _f("barcode", "string", gettext_lazy("Barcode (EAN, single variant)")),
+            _f("list_price", "number", gettext_lazy("Sales price")),
+            _f("standard_price", "number", gettext_lazy("Cost")),
+            _f("weight", "number", gettext_lazy("Weight (kg)")),
+            _f("type", "string", gettext_lazy("Product type")),
+            _f("sale_ok", "boolean", gettext_lazy("Can be sold")),
+            _f("purchase_ok", "boolean", gettext_lazy("Can be purchased")),
+            _f("active", "boolean", gettext_lazy("Active")),
+            _f("description_sale", "string", gettext_lazy("Sales description")),
+            _f("product_variant_ids", "array", gettext_lazy("Variant ids")),
+            _f("product_variant_count", "integer", gettext_lazy("Number of variants")),
+            _f("create_date", "datetime", gettext_lazy("Created on")),
+            _f("write_date", "datetime", gettext_lazy("Last updated on")),
+        ),
+        id_field="id",
+        cursor_field="write_date",
+        natural_keys=("default_code",),
+        tombstone=("active", False),
+        capabilities=READ_WRITE,
     ),
     Entity(
         key="stock",
@@ -466,17 +516,164 @@ def _text(value) -> str | None:
     return str(value)
 
 
+# --- transports -----------------------------------------------------------------------------------
+
+API_JSONRPC = "jsonrpc"
+API_JSON2 = "json2"
+# The parameter names of the ORM methods the connector calls, in ``execute_kw``'s positional order:
+# JSON-2 takes named arguments only (``ids`` is the recordset of the methods that work on records).
+JSON2_ARGUMENTS = {
+    "search_read": ("domain", "fields", "offset", "limit", "order"),
+    "search": ("domain", "offset", "limit", "order"),
+    "search_count": ("domain", "limit"),
+    "read": ("ids", "fields"),
+    "create": ("vals_list",),
+    "write": ("ids", "vals"),
+    "unlink": ("ids",),
+    "fields_get": ("allfields", "attributes"),
+}
+
+
+class JsonRpcTransport:
+    """``POST /jsonrpc``: ``common.authenticate`` with the login and password (or API key) for a uid,
+    then ``object.execute_kw`` (see the module docstring)."""
+
+    def __init__(self, connector: OdooConnector):
+        self.connector = connector
+
+    def execute(self, model: str, method: str, args: list, kwargs: dict, *, writing: bool = False):
+        return self.connector._execute_kw(model, method, args, kwargs, writing=writing)
+
+    def ping(self) -> None:
+        """``common.authenticate``: proves the URL, the database and the credentials."""
+        self.connector._user_id(force=True)
+
+
+class Json2Transport:
+    """Odoo 19's external JSON-2 API: ``POST /json/2/<model>/<method>`` with ``Authorization: bearer
+    <API key>``, ``X-Odoo-Database`` when a database is given, and a JSON object of named arguments;
+    the answer is the method's result. Errors come as HTTP 4xx/5xx with ``{"name", "message", …}``
+    and are mapped like JSON-RPC's (:func:`odoo_error`); a wrong key is a 401."""
+
+    def __init__(self, connector: OdooConnector):
+        self.connector = connector
+
+    def body(self, method: str, args: list, kwargs: dict) -> dict:
+        names = JSON2_ARGUMENTS.get(method, ())
+        if len(args) > len(names):
+            raise ConfigError(
+                _("The hub cannot call %(method)s over JSON-2 with positional arguments.")
+                % {"method": method},
+                reason="config",
+            )
+        body = dict(zip(names, args, strict=False))
+        body.update(kwargs)
+        if method == "create" and isinstance(body.get("vals_list"), dict):
+            body["vals_list"] = [body["vals_list"]]  # JSON-2's create takes a list, answers a list
+        return body
+
+    def execute(self, model: str, method: str, args: list, kwargs: dict, *, writing: bool = False):
+        return self.call(model, method, self.body(method, args, kwargs), writing=writing)
+
+    def ping(self) -> None:
+        """``res.users/context_get``: the key's own user, the cheapest call that proves the URL, the
+        database and the key."""
+        answer = self.call("res.users", "context_get", {})
+        if not isinstance(answer, dict):
+            raise TransientError(
+                _("Odoo sent an answer that is not a JSON-2 response."),
+                reason="malformed",
+                detail=repr(answer)[:200],
+            )
+
+    def call(self, model: str, method: str, body: dict, *, writing: bool = False):
+        conn = self.connector
+        headers = {"Authorization": f"bearer {conn.api_key}"}
+        if conn.database:
+            headers["X-Odoo-Database"] = conn.database
+        try:
+            response = conn.client.request(
+                "POST",
+                f"/json/2/{model}/{method}",
+                json=body,
+                headers=headers,
+                idempotent=method != "create",
+            )
+        except (AuthError, TransientError) as exc:  # 401, 403 and 5xx: an Odoo error when it says so
+            mapped = self.error(exc.status, exc.remote, writing=writing)
+            if mapped is None:
+                raise
+            # A 500 that is Odoo's answer about a record (a ValueError…): the server is up, so a
+            # run of refused records must not open the system's circuit breaker.
+            if (
+                isinstance(exc, TransientError)
+                and not isinstance(mapped, TransientError)
+                and conn.settings.system_id
+            ):
+                breaker.record(conn.settings.system_id, True)
+            raise mapped from exc
+        if response.status_code >= 400:
+            remote = _json_or_none(response)
+            raise self.error(response.status_code, remote, writing=writing) or ConfigError(
+                _(
+                    "There is no Odoo JSON-2 endpoint at this address (HTTP %(status)s on /json/2): it "
+                    "comes with Odoo 19. Check the URL, or choose the JSON-RPC API."
+                )
+                % {"status": response.status_code},
+                status=response.status_code,
+                reason="config",
+                detail=remote_message(response),
+            )
+        return decode_json(response)
+
+    def error(self, status, remote, *, writing: bool) -> ConnectorError | None:
+        """An Odoo JSON-2 error body as a connector error; ``None`` when it is not one of Odoo's."""
+        if not (isinstance(remote, dict) and isinstance(remote.get("name"), str) and remote["name"]):
+            return None
+        name, message = remote["name"], str(remote.get("message") or "")
+        if status == 401 or name == "werkzeug.exceptions.Unauthorized":
+            return AuthError(
+                _("Odoo refused the API key (HTTP 401): check it, and that it has not expired."),
+                status=status,
+                reason="auth",
+                detail=message[:500],
+                remote={"name": name, "message": message[:1000]},
+            )
+        if name == "werkzeug.exceptions.NotFound" and "database" in message:
+            return ConfigError(
+                _("This database does not exist on the Odoo server: check the database name."),
+                status=status,
+                reason="config",
+                detail=message[:500],
+            )
+        error = odoo_error({"data": {"name": name, "message": message}}, writing=writing)
+        error.status = status
+        return error
+
+
+TRANSPORTS = {API_JSONRPC: JsonRpcTransport, API_JSON2: Json2Transport}
+
+
+def _json_or_none(response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
 @register_connector
 class OdooConnector(Connector):
     key = "odoo"
     label = gettext_lazy("Odoo")
     description = gettext_lazy(
-        "Odoo ERP through its external JSON-RPC API: products, stock quants, contacts and sales orders."
+        "Odoo ERP through its external JSON-RPC or JSON-2 API: products (templates and variants), stock "
+        "quants, contacts and sales orders."
     )
     help_text = gettext_lazy(
         "The database is the name in Odoo's database selector (on odoo.com, usually the subdomain); the "
-        "login is the user's e-mail. Create an API key under your avatar → My Profile → Account "
-        "Security → New API Key and paste it as the password."
+        "login is the user's e-mail. Create an API key in Odoo under Preferences (your avatar → My "
+        "Profile) → Account Security → New API Key: with the JSON-RPC API paste it as the password, "
+        "with the JSON-2 API (Odoo 19 and later) as the API key — JSON-2 needs no login."
     )
     roles = (SystemRole.ERP,)
     capabilities = frozenset(
@@ -526,15 +723,36 @@ class OdooConnector(Connector):
         ),
     )
     parameters = {
+        "api": forms.ChoiceField(
+            label=gettext_lazy("API"),
+            choices=(
+                (API_JSONRPC, gettext_lazy("JSON-RPC (login and password or API key)")),
+                (API_JSON2, gettext_lazy("JSON-2 (API key, Odoo 19 and later)")),
+            ),
+            initial=API_JSONRPC,
+            required=False,
+            help_text=gettext_lazy(
+                "JSON-2 is Odoo's newer external API (/json/2); it authenticates with an API key only: "
+                "Odoo → Preferences → Account Security → New API Key."
+            ),
+        ),
         "base_url": forms.URLField(
             label=gettext_lazy("Odoo URL"),
             help_text=gettext_lazy("The server's address, e.g. https://mycompany.odoo.com (without /web)."),
         ),
-        "database": forms.CharField(label=gettext_lazy("Database"), max_length=200),
+        "database": forms.CharField(
+            label=gettext_lazy("Database"),
+            max_length=200,
+            required=False,
+            help_text=gettext_lazy(
+                "Required with JSON-RPC; with JSON-2 only when the server hosts several databases."
+            ),
+        ),
         "login": forms.CharField(
             label=gettext_lazy("Login"),
             max_length=200,
-            help_text=gettext_lazy("The Odoo user's login, usually an e-mail address."),
+            required=False,
+            help_text=gettext_lazy("The Odoo user's login, usually an e-mail address (JSON-RPC only)."),
         ),
         "page_size": forms.IntegerField(
             label=gettext_lazy("Records per call"),
@@ -544,26 +762,39 @@ class OdooConnector(Connector):
             initial=PAGE_SIZE,
         ),
     }
-    sensitive_parameters = ("password",)
+    sensitive_parameters = ("password", "api_key")
+    secret_labels = {
+        "password": gettext_lazy("Password or API key (JSON-RPC)"),
+        "api_key": gettext_lazy("API key (JSON-2)"),
+    }
 
     # --- configuration ---------------------------------------------------------------------------
 
     @classmethod
     def clean_parameters(cls, params: dict, secrets: dict) -> dict:
         errors: dict[str, str] = {}
-        if not secrets.get("password"):
-            errors["password"] = _("Required: the user's password or an API key.")
-        for name in ("database", "login"):
-            if not str(params.get(name) or "").strip():
-                errors[name] = _("Required.")
+        api = params.get("api") or API_JSONRPC
+        if api not in TRANSPORTS:
+            errors["api"] = _("Choose JSON-RPC or JSON-2.")
+        elif api == API_JSON2:
+            if not secrets.get("api_key"):
+                errors["api_key"] = _(
+                    "Required with JSON-2: Odoo → Preferences → Account Security → New API Key."
+                )
+        else:
+            if not secrets.get("password"):
+                errors["password"] = _("Required: the user's password or an API key.")
+            for name in ("database", "login"):
+                if not str(params.get(name) or "").strip():
+                    errors[name] = _("Required.")
         path = urlsplit(str(params.get("base_url") or "")).path.rstrip("/")
         # /web… and /odoo/… are the web client's pages (a proxy prefix such as /odoo alone is fine).
-        if path.endswith(("/jsonrpc", "/xmlrpc", "/xmlrpc/2", "/xmlrpc/2/object")) or re.search(
-            r"/web(/|$)|/odoo/.", path
+        if path.endswith(("/jsonrpc", "/xmlrpc", "/xmlrpc/2", "/xmlrpc/2/object", "/json/2")) or re.search(
+            r"/web(/|$)|/odoo/.|/json/2/", path
         ):
             errors["base_url"] = _(
-                "Give the server's address only (e.g. https://mycompany.odoo.com), without /web, /odoo "
-                "or /jsonrpc."
+                "Give the server's address only (e.g. https://mycompany.odoo.com), without /web, /odoo, "
+                "/jsonrpc or /json/2."
             )
         size = params.get("page_size")
         if size not in (None, "") and not (
@@ -578,6 +809,7 @@ class OdooConnector(Connector):
         super().__init__(settings)
         self._client: HubClient | None = None
         self._ids = itertools.count(1)
+        self._transport: JsonRpcTransport | Json2Transport | None = None
         self._uid: int | None = None
         self._uid_fresh = False  # authenticated by this instance (not taken from the shared cache)
         self._field_info: dict[str, dict] = {}
@@ -609,6 +841,10 @@ class OdooConnector(Connector):
     @property
     def password(self) -> str:
         return str(self.secrets.get("password") or "")
+
+    @property
+    def api_key(self) -> str:
+        return str(self.secrets.get("api_key") or "")
 
     @property
     def page_size(self) -> int:
@@ -720,7 +956,20 @@ class OdooConnector(Connector):
         self._uid, self._uid_fresh = uid, True
         return uid
 
+    @property
+    def transport(self) -> JsonRpcTransport | Json2Transport:
+        """How this system is reached: the "API" parameter (JSON-RPC by default)."""
+        if self._transport is None:
+            kind = TRANSPORTS.get(str(self.params.get("api") or API_JSONRPC), JsonRpcTransport)
+            self._transport = kind(self)
+        return self._transport
+
     def _execute(self, model: str, method: str, args: list, kwargs: dict | None = None, *, writing=False):
+        """One ORM method of ``model`` through the system's transport, arguments as ``execute_kw``
+        takes them (positional ``args``, named ``kwargs``)."""
+        return self.transport.execute(model, method, args, kwargs or {}, writing=writing)
+
+    def _execute_kw(self, model: str, method: str, args: list, kwargs: dict, *, writing=False):
         """``execute_kw`` as the system's user; an ``AccessDenied`` on a cached uid logs in once more."""
         uid = self._user_id()
         try:
@@ -746,8 +995,8 @@ class OdooConnector(Connector):
             )
 
     def ping(self) -> None:
-        """``common.authenticate``: the cheapest call that proves the URL, database and credentials."""
-        self._user_id(force=True)
+        """The cheapest call that proves the URL, database and credentials (see the transports)."""
+        self.transport.ping()
 
     # --- helpers ---------------------------------------------------------------------------------
 

@@ -36,7 +36,8 @@ changes. The fields say how to build the connector's settings from the sandbox U
 read and what the seed holds there, how to set an odd page size, how to change ``k`` records for the
 incremental check, what a batch of good records and one bad record look like, and the e-mail of a
 seeded person for the GDPR check (``None`` when the vendor keeps no persons: the connector must then
-declare no subject entities). ``tests/contract/cases/hubspot.py`` is the shortest example. Then run::
+declare no subject entities). A preset that speaks two APIs gets a second case with its own ``key`` and
+``connector`` set to the preset's registry key (``odoo-json2``). ``tests/contract/cases/hubspot.py`` is the shortest example. Then run::
 
     DJANGO_SETTINGS_MODULE=tests.settings .venv/bin/python -m pytest -q -p no:cacheprovider -n 2 \\
         tests/contract/ -k <vendor>

@@ -43,7 +43,7 @@ class Vendor:
         self.built: list[Connector] = []
 
     def connector(self, *, secrets: dict | None = None) -> Connector:
-        cls = get_connector_class(self.case.key)
+        cls = get_connector_class(self.case.connector_key)
         conn = cls(
             ConnectionSettings(
                 system_id=next(_system_ids),  # no token cached by another test
@@ -114,7 +114,7 @@ def test_the_preset_declares_its_form_and_help(vendor):
     """What the "Add system" form shows: the configuration the suite connects with is one a person can
     enter there, its secrets are the ones encrypted at rest, and the help says where to find them."""
     case = vendor.case
-    cls = get_connector_class(case.key)
+    cls = get_connector_class(case.connector_key)
     assert str(cls.label) and str(cls.description) and str(cls.help_text) and cls.roles
     params = case.params(vendor.url)
     assert set(params) <= set(cls.parameters)

@@ -28,6 +28,8 @@ class VendorCase:
 
     key: str  # the connector's registry key (``get_connector_class``); the test id
     sandbox: str  # the stand-in's name for ``sandbox.testing.running``
+    # The registry key when it differs from ``key``: a second case of one preset (another transport).
+    connector: str = ""
     params: Callable[[str], dict]  # the connector's parameters, from the stand-in's base URL
     secrets: dict  # the right secrets
     wrong_secrets: dict  # merged over ``secrets``: the stand-in must refuse them
@@ -73,6 +75,10 @@ class VendorCase:
 
     def __str__(self) -> str:
         return self.key
+
+    @property
+    def connector_key(self) -> str:
+        return self.connector or self.key
 
 
 _cases: dict[str, VendorCase] = {}

@@ -1,6 +1,8 @@
-"""The Odoo connector over real HTTP against the ERP sandbox (Odoo 17 JSON-RPC): credentials, discovery,
-full and incremental keyset reads, fetch and lookup, per-record writes and deletes, the uid cache, and
-the failure taxonomy (429, malformed answers, the request budget)."""
+"""The Odoo connector over real HTTP against the ERP sandbox (Odoo 17 JSON-RPC, and Odoo 19's JSON-2 over
+the same store): credentials, discovery, full and incremental keyset reads, fetch and lookup,
+per-record writes and deletes, product templates, the uid cache, and the failure taxonomy (429,
+malformed answers, the request budget). The tests that take the ``erp`` fixture run through both
+transports."""
 
 import threading
 import time
@@ -11,7 +13,16 @@ import pytest
 
 from flows.connectors.base import Capability, ConnectionSettings, WriteMode
 from flows.connectors.errors import AuthError, ConfigError, RecordError, TransientError
-from flows.connectors.odoo import OdooConnector, keyset_domain, next_state, odoo_datetime, odoo_error, uid_key
+from flows.connectors.odoo import (
+    API_JSON2,
+    API_JSONRPC,
+    OdooConnector,
+    keyset_domain,
+    next_state,
+    odoo_datetime,
+    odoo_error,
+    uid_key,
+)
 from flows.coordination import get_shared, set_shared
 from sandbox.credentials import ErpCredentials
 from sandbox.seed import SEED_HORIZON, dataset
@@ -30,12 +41,32 @@ def server():
         yield url
 
 
-@pytest.fixture
-def erp(server):
-    """The module's sandbox, as seeded, without faults, with fresh stats."""
+class Endpoint(str):
+    """The sandbox's URL, carrying the API (transport) the test's connectors speak."""
+
+    def __new__(cls, url: str, api: str):
+        endpoint = super().__new__(cls, url)
+        endpoint.api = api
+        return endpoint
+
+
+def _at_rest(server):
     httpx.put(f"{server}/_sandbox/faults", json=NO_FAULTS).raise_for_status()
     httpx.post(f"{server}/_sandbox/stats/reset").raise_for_status()
-    return server
+
+
+@pytest.fixture(params=[API_JSONRPC, API_JSON2])
+def erp(server, request):
+    """The module's sandbox, as seeded, without faults, with fresh stats; once per transport."""
+    _at_rest(server)
+    return Endpoint(server, request.param)
+
+
+@pytest.fixture
+def erp_rpc(server):
+    """The sandbox for the tests of JSON-RPC alone (login, uid cache)."""
+    _at_rest(server)
+    return Endpoint(server, API_JSONRPC)
 
 
 @pytest.fixture
@@ -45,13 +76,26 @@ def writable(erp):
     httpx.post(f"{erp}/_sandbox/reset").raise_for_status()
 
 
-def connector(url, *, password=CREDS.password, database=CREDS.db, system_id=None, params=None, **settings):
+def connector(url, *, password=None, database=CREDS.db, system_id=None, params=None, **settings):
+    """A connector to ``url`` through its transport (JSON-RPC for a plain URL); ``password`` is the
+    secret of that transport (the API key for JSON-2)."""
+    api = getattr(url, "api", API_JSONRPC)
+    if api == API_JSON2:
+        secrets = {"api_key": CREDS.api_key if password is None else password}
+    else:
+        secrets = {"password": CREDS.password if password is None else password}
     return OdooConnector(
         ConnectionSettings(
             system_id=system_id,
             name="odoo",
-            params={"base_url": url, "database": database, "login": CREDS.login, **(params or {})},
-            secrets={"password": password},
+            params={
+                "base_url": str(url),
+                "database": database,
+                "login": CREDS.login,
+                "api": api,
+                **(params or {}),
+            },
+            secrets=secrets,
             **settings,
         )
     )
@@ -73,7 +117,39 @@ def now_iso():
 # --- configuration and credentials ----------------------------------------------------------------
 
 
-def test_check_ok_and_wrong_credentials_and_database(erp):
+def test_json2_check_with_the_api_key_and_refusals(server):
+    erp = Endpoint(server, API_JSON2)
+    _at_rest(server)
+    result = connector(erp).check()
+    assert result.ok and result.message == "Connected"
+    assert connector(erp, database="").check().ok  # the database header is optional
+    seen = stats(server)
+    assert seen["total"] == 2
+
+    httpx.post(f"{server}/_sandbox/stats/reset").raise_for_status()
+    bad = connector(erp, password="not-the-key").check()
+    assert not bad.ok and bad.kind == "auth" and "API key" in bad.message
+    assert "not-the-key" not in f"{bad.message} {bad.detail}"
+    with pytest.raises(AuthError) as refused:
+        read_all(connector(erp, password="not-the-key"), "products", limit=1)
+    assert refused.value.status == 401 and refused.value.remote["name"] == "werkzeug.exceptions.Unauthorized"
+    assert stats(server)["total"] == 2  # one request each: a refusal is not retried
+
+    result = connector(erp, database="nope").check()
+    assert not result.ok and result.kind == "config" and "database" in result.message
+    result = connector(Endpoint(f"{server}/somewhere-else", API_JSON2)).check()
+    assert not result.ok and result.kind == "config" and "/json/2" in result.message
+
+    # An unknown model is Odoo's 404 (an app not installed), a refused read a config error.
+    conn = connector(erp)
+    with pytest.raises(ConfigError, match="is the app installed"):
+        conn._execute("mrp.production", "search_count", [[]])
+    with pytest.raises(ConfigError, match="Invalid field"):
+        conn._execute("res.partner", "search_read", [[("no_such_field", "=", 1)]], {"fields": ["id"]})
+
+
+def test_check_ok_and_wrong_credentials_and_database(erp_rpc):
+    erp = erp_rpc
     good = connector(erp)
     result = good.check()
     assert result.ok and result.message == "Connected"
@@ -94,8 +170,13 @@ def test_check_ok_and_wrong_credentials_and_database(erp):
 
 def test_declaration_and_clean_parameters():
     assert OdooConnector.key == "odoo" and OdooConnector.roles == ("erp",)
-    assert OdooConnector.sensitive_parameters == ("password",)
-    assert {"base_url", "database", "login"} <= set(OdooConnector.parameters)
+    assert OdooConnector.sensitive_parameters == ("password", "api_key")
+    assert {"api", "base_url", "database", "login"} <= set(OdooConnector.parameters)
+    assert "Account Security" in str(OdooConnector.parameters["api"].help_text)
+    json2 = {"api": "json2", "base_url": "https://acme.odoo.com"}
+    assert OdooConnector.clean_parameters(json2, {"api_key": "k"}) == {}  # no login, no database
+    assert set(OdooConnector.clean_parameters(json2, {"password": "p"})) == {"api_key"}
+    assert set(OdooConnector.clean_parameters({**json2, "api": "soap"}, {"api_key": "k"})) == {"api"}
     good = {"base_url": "https://acme.odoo.com", "database": "acme", "login": "hub@acme.test"}
     assert OdooConnector.clean_parameters(good, {"password": "k"}) == {}
     errors = OdooConnector.clean_parameters(
@@ -105,9 +186,22 @@ def test_declaration_and_clean_parameters():
     assert "API key" in errors["password"]
 
 
+def test_the_system_form_takes_either_api():
+    from flows.forms import validate_connector_config
+
+    json2 = {"api": "json2", "base_url": "https://acme.odoo.com"}
+    params, secrets, errors = validate_connector_config("odoo", json2, {"api_key": "k"}, {})
+    assert errors == {} and params == json2 and secrets == {"api_key": "k"}
+    _, _, errors = validate_connector_config("odoo", json2, {"password": "p"}, {})
+    assert set(errors["secrets"]) == {"api_key"}
+    rpc = {"base_url": "https://acme.odoo.com", "database": "acme"}  # the API left out: JSON-RPC
+    _, _, errors = validate_connector_config("odoo", rpc, {"api_key": "k"}, {})
+    assert set(errors["secrets"]) == {"password"} and set(errors["parameters"]) == {"login"}
+
+
 def test_discover_returns_the_entities_with_fields_and_samples(erp):
     found = {e.key: e for e in connector(erp).discover(sample_size=3)}
-    assert set(found) == {"products", "stock", "partners", "sale_orders"}
+    assert set(found) == {"products", "product_templates", "stock", "partners", "sale_orders"}
     for entity in found.values():
         assert entity.fields and len(entity.samples) == 3
         assert entity.cursor_field == "write_date" and entity.natural_keys
@@ -127,6 +221,7 @@ def test_discover_returns_the_entities_with_fields_and_samples(erp):
     ("entity", "expected"),
     [
         ("products", len(DATA.products)),
+        ("product_templates", len(DATA.products)),
         ("stock", len(DATA.stock)),
         ("partners", len(DATA.customers)),
         ("sale_orders", len(DATA.orders)),
@@ -241,6 +336,70 @@ def test_incremental_read_after_writes_returns_exactly_the_written_records(writa
     assert {r["id"] for r in changed} == {int(r.target_id) for r in results}
 
 
+# --- product templates ---------------------------------------------------------------------------
+
+
+def test_product_templates_and_their_variants_point_at_each_other(erp):
+    conn = connector(erp, params={"page_size": 500})
+    _, templates = read_all(conn, "product_templates")
+    _, variants = read_all(conn, "products")
+    by_id = {t["id"]: t for t in templates}
+    assert len(by_id) == len(DATA.products)
+    for variant in variants:
+        template = by_id[variant["product_tmpl_id"][0]]
+        assert template["product_variant_ids"] == [variant["id"]] and template["product_variant_count"] == 1
+        assert (template["default_code"], template["name"], template["list_price"]) == (
+            variant["default_code"],
+            variant["name"],
+            variant["list_price"],
+        )
+    # the seeded ids did not move: variant n is the seed's n-th product, on template n
+    first = conn.fetch("products", ["1"])[0]
+    assert first["default_code"] == DATA.products[0]["sku"] and first["product_tmpl_id"][0] == 1
+    [found] = conn.lookup("product_templates", "default_code", [DATA.products[4]["sku"]])
+    assert found["id"] == 5
+
+
+def test_product_templates_incremental_read_and_write(writable):
+    erp = writable
+    conn = connector(erp)
+    _, before = read_all(conn, "product_templates", since=SEED_HORIZON.isoformat())
+    assert before == []
+    since = now_iso()
+    sku = DATA.products[7]["sku"]
+    results = conn.write(
+        "product_templates",
+        [
+            {"name": "Hub Table", "default_code": "HUB-TMPL-1", "list_price": 250.0, "sale_ok": True},
+            {"default_code": sku, "name": "Renamed on the template", "list_price": 42.0},  # upsert by key
+            {"default_code": "HUB-TMPL-BAD"},  # no name: Odoo's mandatory field
+            {"name": "Bad Count", "product_variant_count": 3},  # computed: left out, so it is written
+        ],
+    )
+    assert [r.ok for r in results] == [True, True, False, True]
+    assert [r.action for r in results[:2]] == ["created", "updated"] and results[1].target_id == "8"
+    assert isinstance(results[2].error, RecordError) and "mandatory field" in results[2].error.message
+    _, changed = read_all(conn, "product_templates", since=since)
+    assert sorted(r["id"] for r in changed) == sorted(int(r.target_id) for r in results if r.ok)
+    created = next(r for r in changed if r["default_code"] == "HUB-TMPL-1")
+    assert created["product_variant_count"] == 1
+    # Creating a template created its variant; the renamed template's variant reads the new name.
+    [variant] = conn.fetch("products", [str(created["product_variant_ids"][0])])
+    assert variant["default_code"] == "HUB-TMPL-1" and variant["product_tmpl_id"][0] == created["id"]
+    assert variant["list_price"] == 250.0
+    [renamed] = conn.lookup("products", "default_code", [sku])
+    assert renamed["name"] == "Renamed on the template" and renamed["list_price"] == 42.0
+    # A variant created alone gets its template, and a variant's rename reaches its template.
+    [alone] = conn.write("products", [{"name": "Lone Variant", "default_code": "HUB-VAR-1"}])
+    [lone] = conn.fetch("products", [alone.target_id])
+    [template] = conn.fetch("product_templates", [str(lone["product_tmpl_id"][0])])
+    assert template["name"] == "Lone Variant" and template["product_variant_ids"] == [lone["id"]]
+    conn.write("products", [{"id": lone["id"], "name": "Lone Variant, renamed"}])
+    assert conn.fetch("product_templates", [str(template["id"])])[0]["name"] == "Lone Variant, renamed"
+    with pytest.raises(ConfigError):
+        conn.delete("product_templates", [str(template["id"])])
+
+
 # --- fetch and lookup ----------------------------------------------------------------------------
 
 
@@ -295,6 +454,17 @@ def test_a_batch_write_with_one_bad_record_fails_only_that_record(writable):
     taken = DATA.products[0]["ean"]
     [dup] = conn.write("products", [{"name": "Dup", "barcode": taken}])
     assert not dup.ok and "already assigned" in dup.error.message
+
+
+def test_json2_refused_records_do_not_open_the_circuit_breaker(writable):
+    from flows import breaker
+
+    conn = connector(Endpoint(writable, API_JSON2), system_id=9101)
+    results = conn.write("products", [{"id": i, "list_price": "cheap"} for i in range(1, 8)])
+    assert all(not r.ok and isinstance(r.error, RecordError) for r in results)
+    assert "could not convert string to float" in results[0].error.message  # Odoo's 500 ValueError
+    assert breaker.state_of(9101).is_closed
+    assert conn.fetch("products", ["1"])[0]["list_price"] == DATA.products[0]["price"]
 
 
 def test_write_modes(writable):
@@ -382,7 +552,8 @@ def test_partner_write_with_country_code_and_delete(writable):
 # --- authentication cache ------------------------------------------------------------------------
 
 
-def test_uid_is_shared_between_instances_and_refreshed_once_when_refused(erp):
+def test_uid_is_shared_between_instances_and_refreshed_once_when_refused(erp_rpc):
+    erp = erp_rpc
     calls = []
 
     def spying(conn):

@@ -1,7 +1,8 @@
-"""ERP stand-in (Odoo JSON-RPC shape) over real HTTP."""
+"""ERP stand-in (Odoo JSON-RPC shape, and Odoo 19's JSON-2 over the same store) over real HTTP."""
 
 import httpx
 
+from sandbox.credentials import ErpCredentials
 from sandbox.seed import N_CUSTOMERS, N_ORDERS, N_PRODUCTS
 
 from .conftest import AFTER_SEED, Odoo
@@ -182,3 +183,120 @@ def test_a_partner_with_sale_orders_is_not_unlinked_but_can_be_anonymised(erp_ur
     (order,) = odoo.execute("sale.order", "read", [1], fields=["partner_id"])
     assert order["partner_id"] == [partner_id, "Anonymised"]
     reset(erp_url)
+
+
+# --- JSON-2 (Odoo 19) and product templates -------------------------------------------------------
+
+
+def json2(url, model, method, body=None, *, key=None, database=None):
+    creds = ErpCredentials()
+    headers = {"Authorization": f"bearer {creds.api_key if key is None else key}"}
+    if database is not None:
+        headers["X-Odoo-Database"] = database
+    return httpx.post(f"{url}/json/2/{model}/{method}", json=body or {}, headers=headers)
+
+
+def test_json2_named_arguments_over_the_same_store(erp_url):
+    reset(erp_url)
+    odoo = Odoo(erp_url)
+    answer = json2(
+        erp_url,
+        "res.partner",
+        "search_read",
+        {"domain": [["id", "in", [101, 100]]], "fields": ["email"], "order": "id desc", "limit": 1},
+        database="sandbox",
+    )
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/json")
+    assert answer.json() == [
+        {"id": 101, "email": odoo.execute("res.partner", "read", [101], fields=["email"])[0]["email"]}
+    ]
+    assert json2(erp_url, "res.partner", "write", {"ids": [101], "vals": {"phone": "+33 9"}}).json() is True
+    assert odoo.execute("res.partner", "read", [101], fields=["phone"])[0]["phone"] == "+33 9"
+    created = json2(erp_url, "res.partner", "create", {"vals_list": [{"name": "A"}, {"name": "B"}]}).json()
+    assert len(created) == 2 and odoo.execute("res.partner", "search_count", [["id", "in", created]]) == 2
+    assert json2(erp_url, "res.users", "context_get").json()["uid"] == 2
+    reset(erp_url)
+
+
+def test_json2_errors_are_http_statuses_with_odoo_exceptions(erp_url):
+    refused = json2(erp_url, "res.partner", "search_count", {"domain": []}, key="wrong")
+    assert refused.status_code == 401
+    assert (
+        refused.json()["name"] == "werkzeug.exceptions.Unauthorized"
+        and refused.json()["message"] == "Invalid apikey"
+    )
+    assert json2(erp_url, "res.partner", "search_count", {}, database="other").status_code == 404
+    unknown = json2(erp_url, "mrp.production", "search_count", {})
+    assert unknown.status_code == 404 and unknown.json()["name"] == "werkzeug.exceptions.NotFound"
+    invalid = json2(erp_url, "product.product", "create", {"vals_list": [{"default_code": "X"}]})
+    assert invalid.status_code == 422 and invalid.json()["name"] == "odoo.exceptions.ValidationError"
+    missing = json2(erp_url, "res.partner", "write", {"ids": [999999], "vals": {"name": "x"}})
+    assert missing.status_code == 404 and missing.json()["name"] == "odoo.exceptions.MissingError"
+    bad_value = json2(erp_url, "res.partner", "search_read", {"domain": [["nope", "=", 1]]})
+    assert bad_value.status_code == 500 and bad_value.json()["name"] == "builtins.ValueError"
+    positional = json2(erp_url, "res.partner", "search_read", {"args": [[]]})
+    assert positional.status_code == 500 and "unexpected keyword argument" in positional.json()["message"]
+
+
+def test_product_templates_and_variants(erp_url):
+    reset(erp_url)
+    odoo = Odoo(erp_url)
+    assert odoo.execute("product.template", "search_count", []) == N_PRODUCTS
+    (variant,) = odoo.execute(
+        "product.product", "read", [3], fields=["default_code", "name", "product_tmpl_id"]
+    )
+    (template,) = odoo.execute(
+        "product.template",
+        "read",
+        [3],
+        fields=["default_code", "name", "product_variant_ids", "product_variant_count"],
+    )
+    assert variant["product_tmpl_id"][0] == 3 and template["product_variant_ids"] == [3]
+    assert (template["default_code"], template["name"], template["product_variant_count"]) == (
+        variant["default_code"],
+        variant["name"],
+        1,
+    )
+    # a template's own fields reach its variant; a variant's code reaches its single-variant template
+    assert odoo.execute("product.template", "write", [3], {"name": "Renamed", "list_price": 9.0}) is True
+    assert odoo.execute("product.product", "read", [3], fields=["name", "list_price"])[0] == {
+        "id": 3,
+        "name": "Renamed",
+        "list_price": 9.0,
+    }
+    odoo.execute("product.product", "write", [3], {"default_code": "NEW-3"})
+    assert (
+        odoo.execute("product.template", "read", [3], fields=["default_code"])[0]["default_code"] == "NEW-3"
+    )
+    # a second variant: the template shows no single code any more; both share the template's name
+    second = odoo.execute("product.product", "create", {"product_tmpl_id": 3, "default_code": "NEW-3B"})
+    (template,) = odoo.execute(
+        "product.template",
+        "read",
+        [3],
+        fields=["default_code", "product_variant_ids", "product_variant_count"],
+    )
+    assert template["product_variant_ids"] == [3, second] and template["product_variant_count"] == 2
+    assert template["default_code"] is False
+    assert odoo.execute("product.product", "read", [second], fields=["name"])[0]["name"] == "Renamed"
+    # creating a template creates its variant; unlinking the template unlinks its variants
+    tid = odoo.execute("product.template", "create", {"name": "Fresh", "default_code": "FRESH-1"})
+    (fresh,) = odoo.execute("product.template", "read", [tid], fields=["product_variant_ids"])
+    assert (
+        odoo.execute("product.product", "read", fresh["product_variant_ids"], fields=["default_code"])[0][
+            "default_code"
+        ]
+        == "FRESH-1"
+    )
+    duplicate = odoo.execute_raw(
+        "product.template", "create", {"name": "Dup", "barcode": seeded_barcode(erp_url)}
+    )
+    assert "Barcode(s) already assigned" in duplicate["error"]["data"]["message"]
+    assert odoo.execute("product.template", "unlink", [tid]) is True
+    assert odoo.execute("product.product", "search_count", [["id", "in", fresh["product_variant_ids"]]]) == 0
+    reset(erp_url)
+
+
+def seeded_barcode(url):
+    """A barcode a seeded product holds."""
+    return Odoo(url).execute("product.product", "read", [1], fields=["barcode"])[0]["barcode"]

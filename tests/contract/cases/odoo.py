@@ -1,4 +1,5 @@
-"""Odoo 17 (external JSON-RPC API) against the ``erp`` stand-in."""
+"""Odoo 17 (external JSON-RPC API) against the ``erp`` stand-in (``odoo_json2.py``: the same preset
+through Odoo 19's JSON-2 API)."""
 
 from sandbox.credentials import ErpCredentials
 from sandbox.seed import shared_person
@@ -7,7 +8,7 @@ from tests.contract.vendors import DATA, VendorCase, register, set_parameter, up
 CREDS = ErpCredentials()
 
 
-register(
+CASE = register(
     VendorCase(
         key="odoo",
         sandbox="erp",
