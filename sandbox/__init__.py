@@ -3,7 +3,7 @@
 - ``sandbox.pim``: Akeneo PIM REST API v1
 - ``sandbox.shop``: Adobe Commerce (Magento) 2.4 admin REST API
 - ``sandbox.erp``: Odoo 17 external JSON-RPC API
-- ``sandbox.crm``: HubSpot CRM v3 contacts API
+- ``sandbox.crm``: HubSpot CRM v3 objects API (contacts, companies, deals, products)
 - ``sandbox.shopify``: Shopify Admin GraphQL API (2025-10)
 
 This package stands for foreign systems: it shares no code with the hub (no Django, no
