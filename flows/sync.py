@@ -33,7 +33,7 @@ from json.encoder import c_make_encoder, encode_basestring_ascii
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -295,6 +295,47 @@ def reap_stuck_runs(*, flow: Flow | None = None) -> int:
                 cursor_after=run.cursor_after,
             )
             transaction.on_commit(lambda flow_id=run.flow_id: start_queued(flow_id))
+    return count + resend_lost_queued(flow=flow)
+
+
+def queued_resend_after() -> timedelta:
+    """A queued run waiting this long while no run of its flow is running may have lost its task."""
+    return timedelta(seconds=getattr(settings, "HUB_RUN_QUEUED_RESEND_AFTER", 600))
+
+
+def resend_lost_queued(*, flow: Flow | None = None) -> int:
+    """Send the task of queued runs again when it may have been lost (a task queue flushed, or Redis
+    restarted without persistence): such a run would wait forever, and every later trigger would fold
+    into it — the flow would stop without a word. A run queued longer than ``queued_resend_after()``
+    while no run of its flow is running gets its task again, at most once per that period; should the
+    first task still come, it finds the run taken and does nothing (``_claim``)."""
+    from flows.coordination import get_shared, set_shared
+
+    period = queued_resend_after()
+    waiting = Run.objects.filter(status=RunStatus.QUEUED, queued_at__lt=timezone.now() - period).exclude(
+        flow_id__in=Run.objects.filter(status=RunStatus.RUNNING).values("flow_id")
+    )
+    if flow is not None:
+        waiting = waiting.filter(flow=flow)
+    count = 0
+    for run in waiting:
+        key = f"run-resent:{run.pk}"
+        if get_shared(key):
+            continue
+        set_shared(key, "1", period.total_seconds())
+        minutes = max(1, round((timezone.now() - run.queued_at).total_seconds() / 60))
+        runlog.write(
+            run,
+            "warning",
+            "run.resent",
+            _(
+                "Still waiting after %(minutes)s min with no run of its flow going: its task was sent "
+                "again (the task queue may have lost it)."
+            )
+            % {"minutes": minutes},
+        )
+        _enqueue(run)
+        count += 1
     return count
 
 
@@ -333,15 +374,44 @@ def _execute_claimed(run: Run) -> Run:
     try:
         _Executor(run).execute()
     except Exception as exc:  # the run must never stay "running": record why it failed
-        _record_failure(run, exc)
+        _record_failure_surely(run, exc)
     run.refresh_from_db()
     _after_run(run)
     return run
 
 
+# After a lost database connection: how long to keep trying to record the failure (a restart takes seconds).
+DB_RECOVERY_WAITS = (0.5, 1, 2, 4, 8, 15)
+
+
+def _record_failure_surely(run: Run, exc: Exception) -> None:
+    """Record the failure; when the database connection itself died (a restart, a failover), on a new
+    connection as soon as the database answers again — otherwise the run would look "running" until
+    the reaper took its silent worker for dead."""
+    waits = () if connection.in_atomic_block else DB_RECOVERY_WAITS  # (a test's transaction: no retry)
+    for wait in (None, *waits):
+        if wait is not None:
+            time.sleep(wait)
+            connections.close_all()  # a broken connection is never reused; the next query opens one
+        try:
+            _record_failure(run, exc)
+            return
+        except (OperationalError, InterfaceError) as db_exc:
+            logger.warning("Run %s: its failure could not be recorded yet (%s)", run.pk, db_exc)
+    _record_failure(run, exc)  # the database is still away: this raises, the reaper marks the run later
+
+
 def _record_failure(run: Run, exc: Exception) -> None:
     logger.exception("Run %s of flow %s failed", run.pk, run.flow_id, exc_info=exc)
-    message = exc.message if isinstance(exc, ConnectorError) else _("Unexpected error: %(e)s") % {"e": exc}
+    if isinstance(exc, ConnectorError):
+        message = exc.message
+    elif isinstance(exc, OperationalError | InterfaceError):
+        message = _(
+            "The hub's database connection was lost during the run (%(e)s); what was committed is kept, "
+            "the next run reads again what was not."
+        ) % {"e": str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__}
+    else:
+        message = _("Unexpected error: %(e)s") % {"e": exc}
     runlog.write(
         run,
         "error",

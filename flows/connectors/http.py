@@ -318,6 +318,9 @@ class HubClient:
                         detail=remote_message(response),
                         remote=_safe_json(response),
                     )
+                elif (malformed := _unreadable_read(method, response)) is not None:
+                    # A cut or garbled answer to a read: reading again is safe, and it usually heals.
+                    last_error = malformed
                 else:
                     return response
             if attempt < attempts - 1:
@@ -325,9 +328,15 @@ class HubClient:
         raise last_error
 
 
+_DECODED = "_hub_decoded_json"  # a response's body, parsed once by the client's read check
+
+
 def decode_json(response: httpx.Response):
     if not response.content:
         return None
+    decoded = getattr(response, _DECODED, _DECODED)
+    if decoded is not _DECODED:
+        return decoded
     try:
         return response.json()
     except (ValueError, RecursionError) as exc:  # RecursionError: thousands of nested brackets
@@ -337,6 +346,23 @@ def decode_json(response: httpx.Response):
             reason="malformed",
             detail=response.text[:200],
         ) from exc
+
+
+def _unreadable_read(method: str, response: httpx.Response) -> TransientError | None:
+    """For a successful GET announced as JSON: the error its body gives when it does not parse (then
+    the client reads again), else None — the parsed body is kept for ``decode_json``."""
+    if (
+        method.upper() != "GET"
+        or not 200 <= response.status_code < 300
+        or not response.content
+        or "json" not in response.headers.get("content-type", "")
+    ):
+        return None
+    try:
+        setattr(response, _DECODED, decode_json(response))
+    except TransientError as exc:
+        return exc
+    return None
 
 
 def _safe_json(response: httpx.Response):

@@ -180,12 +180,18 @@ def test_503_and_502_are_retried_then_give_up_as_transient(api):
         read_all(conn, "offset")
 
 
-def test_malformed_page_is_a_transient_error_not_a_crash(api):
+def test_a_malformed_page_is_read_again_and_a_lasting_one_is_a_transient_error(api):
     url, state = api
-    state.faults = ["malformed"]
+    _, expected = read_all(connector(url), "page")
+    first = state.requests
+    state.faults = ["malformed"]  # one cut answer: the page is asked again and the read completes
+    _, records = read_all(connector(url), "page")
+    assert records == expected and state.requests - first == first + 1
+    state.faults = ["malformed"] * 10
     with pytest.raises(TransientError) as caught:
         read_all(connector(url), "page")
     assert caught.value.reason == "malformed"
+    state.faults = []
     assert connector(url).check().ok  # the next call works again
 
 

@@ -163,6 +163,60 @@ def test_a_run_whose_worker_died_is_interrupted_and_the_waiting_run_starts(syste
     assert run.status == RunStatus.SUCCEEDED
 
 
+def test_a_queued_run_whose_task_was_lost_is_sent_again(systems):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from flows.models.runs import RunLogLine
+
+    flow = small_catalog()
+    # a queued run whose task never reached a worker (the task queue was flushed)
+    lost = Run.objects.create(
+        flow=flow, version=flow.current_version, trigger="manual", status=RunStatus.QUEUED
+    )
+    assert sync.reap_stuck_runs() == 0  # queued just now: its task may only be waiting for a worker
+    Run.objects.filter(pk=lost.pk).update(queued_at=timezone.now() - timedelta(minutes=30))
+    # while another run of the flow is going, waiting is normal: nothing is sent
+    going = Run.objects.create(
+        flow=flow, version=flow.current_version, trigger="manual", status=RunStatus.RUNNING
+    )
+    Run.objects.filter(pk=going.pk).update(heartbeat=timezone.now())
+    assert sync.reap_stuck_runs() == 0
+    assert Run.objects.get(pk=lost.pk).status == RunStatus.QUEUED
+    Run.objects.filter(pk=going.pk).update(status=RunStatus.SUCCEEDED, finished=timezone.now())
+    # alone and old: its task is sent again (the test settings run it at once) and the log says so
+    assert sync.reap_stuck_runs() == 1
+    lost.refresh_from_db()
+    assert lost.status == RunStatus.SUCCEEDED and lost.read > 0
+    resent = RunLogLine.objects.get(run=lost, event="run.resent")
+    assert resent.level == "warning" and "sent again" in resent.message
+
+
+def test_a_lost_database_connection_fails_the_run_at_once_with_the_reason(systems, monkeypatch):
+    from django.db import OperationalError
+
+    flow = small_catalog()
+    real = sync._record_failure
+    attempts = []
+
+    def flaky(run, exc):  # the first attempt meets the dead connection, the next a fresh one
+        attempts.append(exc)
+        if len(attempts) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(run, exc)
+
+    def lost_connection(self):
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(sync, "_record_failure", flaky)
+    monkeypatch.setattr(sync, "DB_RECOVERY_WAITS", (0.01,))
+    monkeypatch.setattr(sync._Executor, "execute", lost_connection)
+    run = run_now(flow)
+    assert run.status == RunStatus.FAILED and len(attempts) == 2
+    assert "database connection was lost" in run.message and "administrator command" in run.message
+
+
 def rename_in_pim(system, identifier: str, name: str) -> None:
     pim = system.get_connector()
     try:
