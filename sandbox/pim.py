@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -1063,6 +1064,151 @@ def _offset_get(entity: str, path: str, label: str):
     return handler
 
 
+# -- products by UUID (Akeneo 7+) --------------------------------------------------------------
+UUID_NAMESPACE = uuid.UUID("5b1f3b5e-6c1d-4a8e-9b1a-2f0e6d5c4b3a")
+
+
+def product_uuid(doc: dict[str, Any]) -> str:
+    """A product's UUID: the one it was created with through the UUID API, else one derived from its
+    identifier (seeded products), stable across restarts."""
+    return doc.get("uuid") or str(uuid.uuid5(UUID_NAMESPACE, doc["identifier"]))
+
+
+def _by_uuid(store: Store) -> dict[str, dict[str, Any]]:
+    return {product_uuid(d): d for d in store.iter_by_id("product")}
+
+
+def render_product_uuid(doc: dict[str, Any], base: str) -> dict[str, Any]:
+    out = render_product(doc, base)
+    out["uuid"] = product_uuid(doc)
+    out["_links"] = {"self": {"href": f"{base}/api/rest/v1/products-uuid/{out['uuid']}"}}
+    return out
+
+
+async def list_products_uuid(request: Request) -> Response:
+    """``GET /products-uuid``: search-after paging ordered by UUID (``search_after=<uuid>``), the same
+    ``search`` filters as ``/products``."""
+    denied = check_bearer(request)
+    if denied:
+        return denied
+    app, _ = _pim(request)
+    q = request.query_params
+    try:
+        limit = _limit(request, app)
+        predicate, _since = build_filter(_parse_search(q.get("search")))
+    except Invalid as exc:
+        return json_response(exc.payload(), 422)
+    if q.get("pagination_type", "search_after") != "search_after":
+        return error(422, 'Only the "search_after" pagination type is supported by this stand-in.')
+    after = q.get("search_after") or ""
+    rows = sorted(
+        (product_uuid(d), d) for d in app.store.iter_by_id("product") if predicate is None or predicate(d)
+    )
+    page = [(u, d) for u, d in rows if u > after][:limit]
+    base, path = base_url(request), "/api/rest/v1/products-uuid"
+    keep = {"pagination_type": "search_after", "limit": limit, "search": q.get("search")}
+    links: dict[str, Any] = {
+        "self": {"href": _url(base, path, {**keep, "search_after": after or None})},
+        "first": {"href": _url(base, path, keep)},
+    }
+    if len(page) == limit:
+        links["next"] = {"href": _url(base, path, {**keep, "search_after": page[-1][0]})}
+    items = [_filtered(render_product_uuid(d, base), q) for _u, d in page]
+    return json_response({"_links": links, "_embedded": {"items": items}})
+
+
+async def get_product_uuid(request: Request) -> Response:
+    denied = check_bearer(request)
+    if denied:
+        return denied
+    app, _ = _pim(request)
+    wanted = request.path_params["uuid"]
+    doc = _by_uuid(app.store).get(wanted)
+    if doc is None:
+        return error(404, f'Product "{wanted}" does not exist or you do not have permission to access it.')
+    return json_response(_filtered(render_product_uuid(doc, base_url(request)), request.query_params))
+
+
+async def delete_product_uuid(request: Request) -> Response:
+    denied = check_bearer(request)
+    if denied:
+        return denied
+    app, _ = _pim(request)
+    wanted = request.path_params["uuid"]
+    doc = _by_uuid(app.store).get(wanted)
+    if doc is None:
+        return error(404, f'Product "{wanted}" does not exist or you do not have permission to access it.')
+    app.store.delete("product", doc["identifier"])
+    return Response(status_code=204)
+
+
+def upsert_uuid(store: Store, wanted: str, payload: Any) -> int:
+    """Create or update the product of UUID ``wanted``: 201, 204, or raises Invalid. A new product
+    takes its identifier from ``identifier`` or from its ``sku`` value."""
+    try:
+        wanted = str(uuid.UUID(wanted))
+    except ValueError as exc:
+        raise Invalid(f'The uuid "{wanted}" is not a valid UUID.') from exc
+    if isinstance(payload, dict) and payload.get("uuid") not in (None, wanted):
+        raise Invalid(
+            f'The uuid "{payload["uuid"]}" provided in the request body must match the uuid "{wanted}" provided in the url.'
+        )
+    if not isinstance(payload, dict):
+        raise Invalid("Invalid json message received")
+    existing = _by_uuid(store).get(wanted)
+    payload = {k: v for k, v in payload.items() if k != "uuid"}
+    if existing is not None:
+        return upsert(store, existing["identifier"], {**payload, "identifier": existing["identifier"]})
+    sku = payload.get("identifier")
+    if sku is None:
+        entries = (
+            (payload.get("values") or {}).get("sku") if isinstance(payload.get("values"), dict) else None
+        )
+        sku = (
+            entries[0].get("data")
+            if isinstance(entries, list) and entries and isinstance(entries[0], dict)
+            else None
+        )
+    if not isinstance(sku, str) or not sku.strip():
+        raise Invalid("The identifier attribute (sku) is required to create a product in this stand-in.")
+    if store.get("product", sku) is not None:
+        raise Invalid(
+            "Validation failed.",
+            [
+                {
+                    "property": "identifier",
+                    "message": f"The {sku} identifier is already used for another product.",
+                }
+            ],
+        )
+    status = upsert(store, sku, {**payload, "identifier": sku})
+    doc = store.get("product", sku)
+    store.put("product", sku, {**{k: v for k, v in doc.items() if k != "updated_at"}, "uuid": wanted})
+    return status
+
+
+async def patch_product_uuid(request: Request) -> Response:
+    denied = check_bearer(request)
+    if denied:
+        return denied
+    app, _ = _pim(request)
+    wanted = request.path_params["uuid"]
+    try:
+        payload = json.loads(await request.body())
+    except ValueError:
+        return error(400, "Invalid json message received")
+    try:
+        status = upsert_uuid(app.store, wanted, payload)
+    except Invalid as exc:
+        return json_response(exc.payload(), 422)
+    location = f"{base_url(request)}/api/rest/v1/products-uuid/{wanted}"
+    return Response(status_code=status, headers={"Location": location})
+
+
+async def patch_products_uuid(request: Request) -> Response:
+    return await _patch_collection(request, "uuid", "The uuid property is required", upsert_uuid)
+
+
 # -- product models ----------------------------------------------------------------------------
 def merge_product_model(store: Store, code: str, payload: Any, old: dict[str, Any] | None) -> dict[str, Any]:
     """The product model after applying ``payload`` (Akeneo's PATCH semantics), or raises Invalid.
@@ -1203,6 +1349,11 @@ def routes() -> list[Route]:
         Route("/api/rest/v1/products/{code}", delete_product, methods=["DELETE"]),
     ]
     r += [
+        Route("/api/rest/v1/products-uuid", list_products_uuid, methods=["GET"]),
+        Route("/api/rest/v1/products-uuid", patch_products_uuid, methods=["PATCH"]),
+        Route("/api/rest/v1/products-uuid/{uuid}", get_product_uuid, methods=["GET"]),
+        Route("/api/rest/v1/products-uuid/{uuid}", patch_product_uuid, methods=["PATCH"]),
+        Route("/api/rest/v1/products-uuid/{uuid}", delete_product_uuid, methods=["DELETE"]),
         Route("/api/rest/v1/product-models", patch_product_models, methods=["PATCH"]),
         Route("/api/rest/v1/product-models/{code}", patch_product_model, methods=["PATCH"]),
         Route("/api/rest/v1/attributes/{attribute}/options", list_attribute_options, methods=["GET"]),

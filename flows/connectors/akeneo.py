@@ -15,6 +15,10 @@ Entities:
   Akeneo compares whole seconds, so a read may repeat the records of that one second); writes go to the collection endpoint ``PATCH /api/rest/v1/products``
   (``application/vnd.akeneo.collection+json``, one product per line, one status line back each),
   at most ``batch_size`` per request; deletes are ``DELETE /api/rest/v1/products/{identifier}``.
+- ``products_uuid`` (read, write, delete): the same products through the UUID endpoints of Akeneo 7+
+  (``/api/rest/v1/products-uuid``: search-after paging on the UUID, the same ``updated`` filter and
+  collection PATCH keyed on ``uuid``). A record written without a ``uuid`` gets one derived from its
+  identifier (UUID v5), so sending it again never creates a second product.
 - ``product_models`` (read, write): ``GET /api/rest/v1/product-models`` with page paging, the same
   ``updated`` search filter as products on incremental reads; writes are collection PATCHes of
   ``/api/rest/v1/product-models`` keyed on ``code`` (a new model needs its ``family_variant``).
@@ -41,6 +45,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -76,6 +81,7 @@ _CODE = re.compile(r"^[A-Za-z0-9_]+$")
 # entity key -> (API path, id field); products page with search_after, the others with page numbers
 PATHS = {
     "products": (f"{API}/products", "identifier"),
+    "products_uuid": (f"{API}/products-uuid", "uuid"),
     "families": (f"{API}/families", "code"),
     "attributes": (f"{API}/attributes", "code"),
     "categories": (f"{API}/categories", "code"),
@@ -84,7 +90,13 @@ PATHS = {
     "product_models": (f"{API}/product-models", "code"),
     "attribute_options": (f"{API}/attributes", "id"),  # {attribute}/options below it
 }
-WRITABLE = {"products": "identifier", "product_models": "code"}  # entity -> the key of a collection line
+WRITABLE = {"products": "identifier", "products_uuid": "uuid", "product_models": "code"}
+# the namespace of the UUIDs the hub gives new products written through the UUID endpoints
+UUID_NAMESPACE = uuid.UUID("2d0f8f0e-2b7e-5c41-9a55-6b1c3e0d7a11")
+SEARCH_AFTER = (
+    "products",
+    "products_uuid",
+)  # entities paged with search_after  # entity -> the key of a collection line
 SELECT_TYPES = ("pim_catalog_simpleselect", "pim_catalog_multiselect")
 
 
@@ -345,6 +357,19 @@ class AkeneoConnector(Connector):
         read = frozenset({Capability.READ})
         labels = Field("labels", "object", _("Labels by locale"))
         updated = Field("updated", "datetime", _("Last update"))
+        product_fields = (
+            Field("identifier", "string", _("Identifier (SKU)"), required=True),
+            Field("enabled", "boolean", _("Enabled")),
+            Field("family", "string", _("Family code")),
+            Field("categories", "array", _("Category codes")),
+            Field("groups", "array", _("Group codes")),
+            Field("parent", "string", _("Parent product model code")),
+            Field("values", "object", _("Attribute values {attribute: [{locale, scope, data}]}")),
+            Field("associations", "object", _("Associations")),
+            Field("quantified_associations", "object", _("Quantified associations")),
+            Field("created", "datetime", _("Created")),
+            updated,
+        )
         return [
             Entity(
                 key="products",
@@ -353,19 +378,16 @@ class AkeneoConnector(Connector):
                 cursor_field="updated",
                 natural_keys=("identifier",),
                 capabilities=frozenset({Capability.READ, Capability.WRITE, Capability.DELETE}),
-                fields=(
-                    Field("identifier", "string", _("Identifier (SKU)"), required=True),
-                    Field("enabled", "boolean", _("Enabled")),
-                    Field("family", "string", _("Family code")),
-                    Field("categories", "array", _("Category codes")),
-                    Field("groups", "array", _("Group codes")),
-                    Field("parent", "string", _("Parent product model code")),
-                    Field("values", "object", _("Attribute values {attribute: [{locale, scope, data}]}")),
-                    Field("associations", "object", _("Associations")),
-                    Field("quantified_associations", "object", _("Quantified associations")),
-                    Field("created", "datetime", _("Created")),
-                    updated,
-                ),
+                fields=product_fields,
+            ),
+            Entity(
+                key="products_uuid",
+                label=_("Products (UUID API)"),
+                id_field="uuid",
+                cursor_field="updated",
+                natural_keys=("identifier",),
+                capabilities=frozenset({Capability.READ, Capability.WRITE, Capability.DELETE}),
+                fields=(Field("uuid", "string", _("UUID")), *product_fields),
             ),
             Entity(
                 key="families",
@@ -546,7 +568,7 @@ class AkeneoConnector(Connector):
             state = _load_cursor(cursor, entity)
             query, skip = state["query"], int(state.get("skip") or 0)
             since = state.get("since") or None  # products: the search filter is in the query already
-        elif entity == "products":
+        elif entity in SEARCH_AFTER:
             params = {"pagination_type": "search_after", "limit": size}
             if since:
                 params["search"] = json.dumps(
@@ -561,7 +583,7 @@ class AkeneoConnector(Connector):
                 )
             query = str(httpx.QueryParams(params))
         since_moment = None
-        if since and entity not in ("products", "product_models"):
+        if since and entity not in (*SEARCH_AFTER, "product_models"):
             # the other entities: the bound is applied here (see the module docstring)
             since_moment = parse_datetime(since)
             if since_moment is None:
@@ -743,12 +765,39 @@ class AkeneoConnector(Connector):
         """The product (model) as Akeneo accepts it, or raises ``RecordError`` for what cannot be sent."""
         if not isinstance(record, dict):
             raise RecordError(_("A product must be a JSON object."))
+        if entity == "products_uuid":
+            return self._prepare_uuid(record)
         code = record.get(WRITABLE[entity])
         if not isinstance(code, str) or not code.strip():
             if entity == "product_models":
                 raise RecordError(_("The product model has no code."))
             raise RecordError(_("The product has no identifier (SKU)."))
         product = {k: v for k, v in record.items() if k not in READ_ONLY_KEYS}
+        if "values" in product:
+            product["values"] = self._complete_values(product["values"])
+        return product
+
+    def _prepare_uuid(self, record: dict) -> dict:
+        """A product for the UUID endpoints: its ``uuid``, or one derived from its identifier (given as
+        ``identifier`` or as the ``sku`` value) so that sending it again never makes a second product."""
+        product = {k: v for k, v in record.items() if k not in READ_ONLY_KEYS}
+        given = record.get("uuid")
+        if given not in (None, ""):
+            try:
+                product["uuid"] = str(uuid.UUID(str(given)))
+            except ValueError:
+                raise RecordError(_("“%(value)s” is not a UUID.") % {"value": str(given)[:100]}) from None
+        else:
+            sku = record.get("identifier")
+            values = record.get("values") if isinstance(record.get("values"), dict) else {}
+            if not sku and isinstance(values.get("sku"), list) and values["sku"]:
+                first = values["sku"][0]
+                sku = first.get("data") if isinstance(first, dict) else None
+            elif not sku and isinstance(values.get("sku"), str):
+                sku = values["sku"]
+            if not isinstance(sku, str) or not sku.strip():
+                raise RecordError(_("The product has neither a UUID nor an identifier (SKU)."))
+            product["uuid"] = str(uuid.uuid5(UUID_NAMESPACE, sku.strip()))
         if "values" in product:
             product["values"] = self._complete_values(product["values"])
         return product
@@ -855,7 +904,7 @@ class AkeneoConnector(Connector):
 
     def delete(self, entity, ids):
         path, _id_field = self._path(entity)
-        if entity != "products":
+        if entity not in SEARCH_AFTER:
             raise ConfigError(
                 _("Akeneo %(entity)s are read-only for the hub.") % {"entity": entity}, reason="config"
             )

@@ -144,3 +144,42 @@ def test_the_stand_in_refuses_options_of_an_unknown_attribute(pim):
         f"{pim}/api/rest/v1/attributes/nope/options", headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code == 404 and "nope" in response.json()["message"]
+
+
+def test_products_through_the_uuid_endpoints(pim):
+    conn = connector(pim, default_locale="en_US")
+    _, records = read_all(conn, "products_uuid", limit=None)
+    uuids = [r["uuid"] for r in records]
+    assert len(records) == len(SEED.products) and len(set(uuids)) == len(uuids)
+    assert uuids == sorted(uuids)  # search_after on the UUID
+    assert {r["identifier"] for r in records} == {p["sku"] for p in SEED.products}
+    some = records[5]
+    assert conn.fetch("products_uuid", [some["uuid"]])[0]["identifier"] == some["identifier"]
+
+    since = datetime.now(UTC).isoformat()
+    time.sleep(1.1)
+    new = {"identifier": "UUID-NEW-1", "family": "chairs", "values": {"name": "Tabouret"}}
+    results = conn.write(
+        "products_uuid",
+        [
+            new,
+            {"uuid": some["uuid"], "enabled": not some["enabled"]},
+            {"family": "chairs"},  # neither a UUID nor an identifier
+            {"identifier": "UUID-BAD", "family": "no_such_family"},
+        ],
+    )
+    assert [r.ok for r in results] == [True, True, False, False]
+    assert results[0].action == "created" and results[1].target_id == some["uuid"]
+    assert "UUID" in results[2].error.message and "family" in results[3].error.message
+    again = conn.write("products_uuid", [new])  # the same record again: the same product, not a second
+    assert again[0].ok and again[0].target_id == results[0].target_id
+    _, changed = read_all(conn, "products_uuid", since=since)
+    assert sorted(r["identifier"] for r in changed) == sorted(["UUID-NEW-1", some["identifier"]])
+    created = conn.fetch("products", ["UUID-NEW-1"])[0]
+    assert created["values"]["name"] == [{"locale": "en_US", "scope": None, "data": "Tabouret"}]
+    # delete by UUID; deleting again is not an error
+    assert [r.action for r in conn.delete("products_uuid", [results[0].target_id] * 2)] == [
+        "deleted",
+        "unchanged",
+    ]
+    assert conn.fetch("products", ["UUID-NEW-1"]) == []

@@ -140,8 +140,8 @@ def test_changed_credentials_never_reuse_a_cached_token(pim):
 def test_discover_returns_entities_with_fields_and_samples(pim):
     found = {e.key: e for e in connector(pim, params={"default_locale": "fr_FR"}).discover(sample_size=3)}
     assert set(found) == {
-        "products", "product_models", "families", "attributes", "attribute_options", "categories",
-        "channels", "locales",
+        "products", "products_uuid", "product_models", "families", "attributes", "attribute_options",
+        "categories", "channels", "locales",
     }  # fmt: skip
     products = found["products"]
     assert products.id_field == "identifier" and products.natural_keys == ("identifier",)
