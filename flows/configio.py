@@ -492,7 +492,8 @@ class _Importer:
 
     def import_value_map(self, i: int, entry: dict) -> None:
         path = f"value_maps[{i}]"
-        value_map = ValueMap.objects.filter(name=entry["name"]).first()
+        storable = not designer.unstorable_problem(entry["name"])  # (as for flows, below)
+        value_map = ValueMap.objects.filter(name=entry["name"]).first() if storable else None
         before = value_map.as_definition() if value_map else None
         value_map = value_map or ValueMap(name=entry["name"])
         entries = entry.get("entries", value_map.entries)
@@ -609,7 +610,10 @@ class _Importer:
 
     def import_flow(self, i: int, entry: dict) -> None:
         path = f"flows[{i}]"
-        flow = Flow.objects.filter(name=entry["name"]).first()
+        # a name no database can store names no existing flow (PostgreSQL refuses even to compare it);
+        # the designer's validation below says what is wrong with it
+        storable = not designer.unstorable_problem(entry["name"])
+        flow = Flow.objects.filter(name=entry["name"]).first() if storable else None
         before = flow_entry(flow) if flow else None
         data = {**(before or {}), **{k: v for k, v in entry.items() if k != "value_maps"}}
         if before is not None and data == before:

@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from flows.models import Flow, System
-from integration_hub.filtersets import BaseFilterSet
+from integration_hub.filtersets import BaseFilterSet, UtcIsoDateTimeFilter
 from integration_hub.permissions import restrict
 from monitoring.models import Alert, AlertRule
 from monitoring.models.alerts import AlertState, ScopeKind, Severity
@@ -46,12 +46,8 @@ class AlertFilterSet(BaseFilterSet):
     severity = django_filters.MultipleChoiceFilter(
         field_name="rule__severity", choices=Severity.choices, label=_("Severity")
     )
-    opened_after = django_filters.IsoDateTimeFilter(
-        field_name="opened_at", lookup_expr="gte", label=_("From")
-    )
-    opened_before = django_filters.IsoDateTimeFilter(
-        field_name="opened_at", lookup_expr="lte", label=_("Until")
-    )
+    opened_after = UtcIsoDateTimeFilter(field_name="opened_at", lookup_expr="gte", label=_("From"))
+    opened_before = UtcIsoDateTimeFilter(field_name="opened_at", lookup_expr="lte", label=_("Until"))
     scope = django_filters.CharFilter(method="filter_scope", label=_("Scope key (flow:12, system:3)"))
 
     class Meta(BaseFilterSet.Meta):

@@ -67,9 +67,11 @@ def asgi_url(django_db_setup):
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def worker(django_db_setup):
-    """A real django-q2 worker cluster in its own process, for the session."""
+    """A real django-q2 worker cluster in its own process, for the test module: it must not outlive it,
+    or it would take the tasks later modules of the same test process queue for workers of their own
+    (tests/scale/test_two_clusters.py, tests/soak/)."""
     from tests.live import worker_cluster
 
     with worker_cluster() as proc:

@@ -5,13 +5,14 @@ They run with ``HUB_TEST_SUBPROCESS=1`` so that they open the test databases thi
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -33,7 +34,10 @@ def subprocess_env(**extra) -> dict:
     return env
 
 
-def _stop(proc: subprocess.Popen, timeout: float = 10) -> str:
+def _stop(proc: subprocess.Popen, timeout: float = 10, *, group: bool = False) -> str:
+    """Stop ``proc`` (SIGTERM, then SIGKILL after ``timeout``). ``group``: it leads a session of its
+    own (``start_new_session``) whose every process is killed at the end — a worker cluster's workers
+    must never outlive it: they would go on taking the next tests' tasks from the same queue."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -41,6 +45,9 @@ def _stop(proc: subprocess.Popen, timeout: float = 10) -> str:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    if group:
+        with suppress(ProcessLookupError):  # every process of the session has ended
+            os.killpg(proc.pid, signal.SIGKILL)
     return proc.stdout.read() if proc.stdout else ""
 
 
@@ -138,6 +145,7 @@ def worker_cluster():
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     tail = _pump(proc)
     try:
@@ -146,7 +154,7 @@ def worker_cluster():
             raise RuntimeError(f"worker cluster exited with {proc.returncode}:\n{tail.text()}")
         yield proc
     finally:
-        _stop(proc, timeout=15)
+        _stop(proc, timeout=15, group=True)
 
 
 def wait_for(predicate, timeout: float = 30, interval: float = 0.1, message: str = "condition"):

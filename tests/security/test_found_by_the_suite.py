@@ -54,3 +54,12 @@ def test_failure_signatures_are_documented_as_the_list_they_are(admin_api):
     schema = admin_api.get(reverse("api-schema"), {"format": "json"}, HTTP_ACCEPT="application/json").json()
     documented = schema["paths"]["/api/failed-records/signatures/"]["get"]["responses"]["200"]
     assert documented["content"]["application/json"]["schema"]["type"] == "array"
+
+
+@pytest.mark.parametrize(
+    "bound", ["0619-04-09T04:00:45-20:31", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"]
+)
+def test_a_date_filter_at_the_edge_of_the_calendar_is_answered_not_a_500(admin_api, bound):
+    for name in ("time_before", "time_after"):
+        response = admin_api.get("/api/audit/", {name: bound})
+        assert response.status_code in (200, 400), (name, response.status_code)
