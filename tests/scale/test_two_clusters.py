@@ -315,4 +315,6 @@ def test_two_clusters_fire_each_schedule_once_and_never_run_a_flow_twice_at_once
     executed_by = [{r.pk for r in runs if int(r.worker.rsplit(":", 1)[1]) in mine} for mine in pids]
     assert all(executed_by), f"runs per cluster: {[len(s) for s in executed_by]}"
     strangers = sorted({r.worker for r in runs if r.pk not in executed_by[0] | executed_by[1]})
-    assert not strangers, f"runs executed by processes of neither cluster: {strangers}; clusters: {pids}; test process: {os.getpid()}"
+    assert not strangers, (
+        f"runs executed by processes of neither cluster: {strangers}; clusters: {pids}; test process: {os.getpid()}"
+    )
