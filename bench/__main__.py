@@ -5,6 +5,7 @@ import datetime
 import json
 import os
 import platform
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -14,6 +15,7 @@ MARKS = {
     "dom": ("<!-- dom-results:start -->", "<!-- dom-results:end -->"),
     "console": ("<!-- console-results:start -->", "<!-- console-results:end -->"),
     "scaleout": ("<!-- scaleout-results:start -->", "<!-- scaleout-results:end -->"),
+    "times": ("<!-- bench-times:start -->", "<!-- bench-times:end -->"),
 }
 SCENARIOS = ("sync", "latency", "dom", "console", "scaleout")
 
@@ -33,6 +35,30 @@ def latency_table(results: list[dict]) -> list[str]:
             f"{r['baseline']['median_ms']} / {r['baseline']['p95_ms']} ms | {r['ratio_median']}x | {r['target']} | "
             f"{'yes' if r['met'] else '**no**'} |"
         )
+    return rows
+
+
+def _minutes(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60} min {whole % 60:02d} s"
+
+
+def times_table(times: dict, args) -> list[str]:
+    """How long each scenario of this ``make bench`` took, wall clock (the venv already built)."""
+    backends = "embedded and Redis" if args.redis else "embedded only"
+    labels = {
+        "sync": f"1-3. full sync, nothing changed, 1 % changed ({args.records:,} products, {args.rounds} rounds)",
+        "memory": f"4. peak RSS ({args.memory_records:,} records, idle + hub + (b) + (a), once each)",
+        "latency": f"publish → websocket ({args.events} events, {backends})",
+        "dom": f"5. publish → browser DOM ({args.dom_events} events, {backends})",
+        "console": f"6. console lists ({args.console_runs:,} runs + as many failed records, "
+        f"{args.console_repeats} requests per page)",
+        "scaleout": f"7. scale-out (10 flows of {args.scaleout_records:,} records, 1/2/4 workers, "
+        f"50 ms and none, {args.scaleout_rounds} round)",
+    }
+    rows = ["| scenario | wall time |", "| --- | --- |"]
+    rows += [f"| {labels[k]} | {_minutes(v)} |" for k, v in times.items() if k in labels]
+    rows.append(f"| **whole `make bench`** | **{_minutes(times['total'])}** |")
     return rows
 
 
@@ -127,6 +153,8 @@ def main():
         },
     )
     printed = []
+    started = time.monotonic()
+    times = {}  # wall seconds per scenario group, in the order run
     if "sync" in only:
         from bench import bulk_sync
 
@@ -141,13 +169,19 @@ def main():
             profile_dir=args.profile,
         )
         report["bulk_sync"] = sync
+        times["sync"] = time.monotonic() - started
+        if sync.get("memory"):
+            times["memory"] = sync["memory"]["wall_s"]
+            times["sync"] -= times["memory"]
         rows = bulk_sync.table(sync)
         write_table("sync", report["date"], rows)
         printed += rows
     if "latency" in only:
         from bench import realtime_latency
 
+        mark = time.monotonic()
         results = realtime_latency.run(args.events, args.redis or None)
+        times["latency"] = time.monotonic() - mark
         report["results"] = results
         rows = latency_table(results)
         write_table("latency", report["date"], rows)
@@ -155,7 +189,9 @@ def main():
     if "dom" in only:
         from bench import dom_latency
 
+        mark = time.monotonic()
         report["dom_latency"] = dom_latency.run(args.dom_events, args.redis or None)
+        times["dom"] = time.monotonic() - mark
         rows = dom_latency.table(report["dom_latency"])
         write_table("dom", report["date"], rows)
         printed += ["", *rows]
@@ -163,12 +199,14 @@ def main():
         from bench import console_lists
 
         # Scenario 6 needs PostgreSQL: --database-url, or a throwaway database on 127.0.0.1.
+        mark = time.monotonic()
         console = console_lists.run(
             args.database_url if (args.database_url or "").startswith("postgres") else None,
             runs=args.console_runs,
             failures=args.console_runs,
             repeats=args.console_repeats,
         )
+        times["console"] = time.monotonic() - mark
         report["console_lists"] = console
         rows = console_lists.table(console)
         write_table("console", report["date"], rows)
@@ -177,16 +215,27 @@ def main():
         from bench import scaleout
 
         # Scenario 7 needs PostgreSQL (a throwaway database, as scenario 6) and the Redis broker.
+        mark = time.monotonic()
         result = scaleout.run(
             args.database_url if (args.database_url or "").startswith("postgres") else None,
             args.redis or None,
             records=args.scaleout_records,
             rounds=args.scaleout_rounds,
         )
+        times["scaleout"] = time.monotonic() - mark
         report["scaleout"] = result
         rows = scaleout.table(result)
         write_table("scaleout", report["date"], rows)
         printed += ["", *rows]
+    from bench import prep
+
+    prep.cleanup()  # the template data directories and database
+    times["total"] = time.monotonic() - started
+    report["wall_s"] = {k: round(v, 1) for k, v in times.items()}
+    rows = times_table(times, args)
+    if only == set(SCENARIOS):  # the table of a whole make bench (never overwritten by a partial one)
+        write_table("times", report["date"], rows)
+    printed += ["", *rows]
     out.write_text(json.dumps(report, indent=2) + "\n")
     print("\n".join(printed))
     print(f"\nwritten: {out.relative_to(HERE.parent)} and bench/README.md")

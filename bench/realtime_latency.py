@@ -21,6 +21,7 @@ from pathlib import Path
 
 import websockets
 
+from bench import prep
 from tests.live import asgi_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +62,7 @@ def _summary(samples: list[float]) -> dict:
 def hub_latency(redis_url: str | None, count: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env = _env(Path(tmp), redis_url)
-        _python(["manage.py", "bootstrap"], env)
+        prep.bootstrapped(Path(tmp), env)  # ``manage.py bootstrap``, or a copy of one made earlier
         out = _python(
             [
                 "-c",

@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench import prep
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 FLOWS = 10
@@ -114,9 +116,9 @@ def run(
     throwaway = f"hub_bench_scaleout_{os.getpid()}"
     try:
         with psycopg.connect(server, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{throwaway}"')
-            conn.execute(f'CREATE DATABASE "{throwaway}"')
             version = conn.execute("SHOW server_version").fetchone()[0]
+        # Already migrated: a copy of a template database migrated once per ``make bench``.
+        prep.postgres_database(server, throwaway)
     except psycopg.OperationalError as exc:
         where = f"{urlsplit(server).hostname}:{urlsplit(server).port or 5432}"
         return {"skipped": f"PostgreSQL unreachable at {where}: {str(exc).strip()[:200]}"}
