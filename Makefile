@@ -49,8 +49,13 @@ endif
 ## make soak: the fault suite in full, in one process (random worker kills, 100 k records under the fault
 ## mix, outages of minutes, a private PostgreSQL and Redis restarted mid-run); its figures go to
 ## test-results/soak-summary.json. Not part of make test, which runs a fast subset of the same files.
+## Then the rest of the reliability and security suite (bad inputs, properties, permission matrix,
+## secrets scan, schemathesis), which make test runs whole too. SOAK_ARGS: for the fault suite only.
 soak: $(DEVSTAMP)
-	$(PY) -m pytest tests/soak -p no:xdist $(SOAK_ARGS)
+	@status=0; \
+	$(PY) -m pytest tests/soak -p no:xdist $(SOAK_ARGS) || status=$$?; \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/reliability tests/security || status=1; \
+	exit $$status
 
 lint: $(DEVSTAMP)
 	$(VENV)/bin/ruff check .
