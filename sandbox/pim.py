@@ -905,24 +905,31 @@ def upsert(store: Store, code: str, payload: Any) -> int:
 
 
 async def patch_product(request: Request) -> Response:
+    docs = {"documentation": {"href": "http://api.akeneo.com/api-reference.html#patch_products__code_"}}
+    return await _patch_one(request, "code", upsert, "products", links=docs)
+
+
+async def _patch_one(
+    request: Request, param: str, upsert_one, plural: str, links: dict | None = None
+) -> Response:
+    """A PATCH of one resource: 201 or 204 with its ``Location``, or 422 with Akeneo's error body."""
     denied = check_bearer(request)
     if denied:
         return denied
     app, _ = _pim(request)
-    code = request.path_params["code"]
+    key = request.path_params[param]
     try:
         payload = json.loads(await request.body())
     except ValueError:
         return error(400, "Invalid json message received")
     try:
-        status = upsert(app.store, code, payload)
+        status = upsert_one(app.store, key, payload)
     except Invalid as exc:
         body = exc.payload()
-        body["_links"] = {
-            "documentation": {"href": "http://api.akeneo.com/api-reference.html#patch_products__code_"}
-        }
+        if links:
+            body["_links"] = links
         return json_response(body, 422)
-    location = f"{base_url(request)}/api/rest/v1/products/{code}"
+    location = f"{base_url(request)}/api/rest/v1/{plural}/{key}"
     return Response(status_code=status, headers={"Location": location})
 
 
@@ -1188,21 +1195,7 @@ def upsert_uuid(store: Store, wanted: str, payload: Any) -> int:
 
 
 async def patch_product_uuid(request: Request) -> Response:
-    denied = check_bearer(request)
-    if denied:
-        return denied
-    app, _ = _pim(request)
-    wanted = request.path_params["uuid"]
-    try:
-        payload = json.loads(await request.body())
-    except ValueError:
-        return error(400, "Invalid json message received")
-    try:
-        status = upsert_uuid(app.store, wanted, payload)
-    except Invalid as exc:
-        return json_response(exc.payload(), 422)
-    location = f"{base_url(request)}/api/rest/v1/products-uuid/{wanted}"
-    return Response(status_code=status, headers={"Location": location})
+    return await _patch_one(request, "uuid", upsert_uuid, "products-uuid")
 
 
 async def patch_products_uuid(request: Request) -> Response:
@@ -1275,21 +1268,7 @@ async def patch_product_models(request: Request) -> Response:
 
 
 async def patch_product_model(request: Request) -> Response:
-    denied = check_bearer(request)
-    if denied:
-        return denied
-    app, _ = _pim(request)
-    code = request.path_params["code"]
-    try:
-        payload = json.loads(await request.body())
-    except ValueError:
-        return error(400, "Invalid json message received")
-    try:
-        status = upsert_product_model(app.store, code, payload)
-    except Invalid as exc:
-        return json_response(exc.payload(), 422)
-    location = f"{base_url(request)}/api/rest/v1/product-models/{code}"
-    return Response(status_code=status, headers={"Location": location})
+    return await _patch_one(request, "code", upsert_product_model, "product-models")
 
 
 # -- attribute options -------------------------------------------------------------------------
