@@ -1,4 +1,5 @@
 from django.contrib.auth import get_user
+from django.db import DataError
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
@@ -35,6 +36,13 @@ def exception_handler(exc, context):
         # Deleting an object others still use (a system with flows): say which, as the console does.
         dependents = ", ".join(sorted({str(o) for o in exc.protected_objects})[:10])
         exc = InUse(_("Still used by: %(deps)s. Remove those first.") % {"deps": dependents})
+    elif isinstance(exc, DataError):
+        # A value the database cannot hold (an id past its integer range, a NUL in a text) that no
+        # serializer check stopped first: the client's mistake, said as such — never a 500.
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        exc = exceptions.ValidationError(
+            {"non_field_errors": [_("The database refused a value: %(reason)s") % {"reason": reason}]}
+        )
     response = drf_exception_handler(exc, context)
     request = context.get("request")
     if response is None or request is None or request.method in ("GET", "HEAD", "OPTIONS"):

@@ -63,3 +63,14 @@ def test_a_date_filter_at_the_edge_of_the_calendar_is_answered_not_a_500(admin_a
     for name in ("time_before", "time_after"):
         response = admin_api.get("/api/audit/", {name: bound})
         assert response.status_code in (200, 400), (name, response.status_code)
+
+
+def test_a_value_the_database_cannot_hold_is_a_400_not_a_500():
+    admin_api = APIClient()
+    admin_api.force_login(UserFactory(is_superuser=True))  # the register is the DPO's
+    body = {"name": "Marketing", "legal_basis": "contract", "flows": [1044705111111859328]}
+    response = admin_api.post("/api/gdpr/activities/", body, format="json")
+    assert response.status_code == 400, response.content
+    body = {"name": "Marketing", "legal_basis": "contract", "data_categories": ["a\x00b"]}
+    response = admin_api.post("/api/gdpr/activities/", body, format="json")
+    assert response.status_code == 400, response.content
