@@ -19,7 +19,7 @@ from flows.models import FailedRecord, Flow, Run
 from flows.services import mask_record
 from integration_hub import audit, personal
 from integration_hub.models.audit import AuditAction
-from integration_hub.permissions import can_see_personal_data, restrict
+from integration_hub.permissions import can_see_personal_data, restrict_through
 from integration_hub.redact import mask_message
 
 OPEN = (FailedRecord.Status.OPEN, FailedRecord.Status.RETRYING)
@@ -31,7 +31,7 @@ class FailureError(Exception):
 
 def visible_failures(user) -> QuerySet[FailedRecord]:
     """Failed records of the flows ``user`` may view."""
-    return FailedRecord.objects.filter(flow__in=restrict(Flow.objects.all(), user, "view")).select_related(
+    return restrict_through(FailedRecord.objects.all(), "flow", Flow.objects.all(), user).select_related(
         "flow", "run"
     )
 

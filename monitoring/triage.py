@@ -28,7 +28,7 @@ from flows import failures
 from flows.models import FailedRecord, Flow, Run
 from integration_hub import audit, realtime
 from integration_hub.models.audit import AuditAction
-from integration_hub.permissions import has_global_permission, restrict
+from integration_hub.permissions import has_global_permission, restrict, restrict_through
 from monitoring.models import ErrorGroup, ErrorGroupComment
 
 Status = ErrorGroup.Status
@@ -48,7 +48,7 @@ def visible_groups(user) -> QuerySet[ErrorGroup]:
     show it through ``Presenter``; one index probe per group, ``flows_failed_sig_recent``)."""
     records = FailedRecord.objects.filter(flow_id=OuterRef("flow_id"), signature=OuterRef("signature"))
     return (
-        ErrorGroup.objects.filter(flow__in=restrict(Flow.objects.all(), user, "view"))
+        restrict_through(ErrorGroup.objects.all(), "flow", Flow.objects.all(), user)
         .select_related("flow", "flow__source_system", "flow__target_system", "assignee")
         .annotate(
             records_open=F("open_records"),

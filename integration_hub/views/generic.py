@@ -144,6 +144,10 @@ class ObjectListView(ObjectMixin, View):
         """The rows the user may see; override to narrow further."""
         return restrict(self.queryset, self.request.user, "view")
 
+    def paginator_options(self) -> dict:
+        """Keyword arguments for ``paginator_class`` beyond ``per_page``."""
+        return {}
+
     def has_list_permission(self) -> bool:
         """May the user open the list at all? Override when rows follow another object's grants."""
         return has_any_permission(self.request.user, self.model, "view")
@@ -172,6 +176,7 @@ class ObjectListView(ObjectMixin, View):
         paginate = {"per_page": per_page}
         if self.paginator_class is not None:
             paginate["paginator_class"] = self.paginator_class
+            paginate.update(self.paginator_options())
         RequestConfig(request, paginate=paginate).configure(table)
 
         context = {
