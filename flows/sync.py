@@ -728,6 +728,7 @@ class _Executor:
         ).exists()
         self.deletes_held = 0  # mirror deletes not made: too many at once to be a real deletion
         self.transient_pages = 0
+        self.cancel_seen = False  # set by each page's counters update (``_count_page``)
         self.log = runlog.RunLog(run)  # the run's structured log, written with each page's commit
         self.page_number = 0
         self.lookup_paths = lookup.paths_of(self.definition)  # identifying values, hashed for Trace
@@ -884,7 +885,8 @@ class _Executor:
             self._mirror_deletes(self.target)
 
     def _cancel_requested(self) -> bool:
-        return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+        """Whether the run was asked to stop, as the last page's counters update read it."""
+        return self.cancel_seen
 
     def _chosen_page(self, source, target, ids: list[str]) -> None:
         records = source.fetch(self.source_entity, ids)
@@ -1264,7 +1266,7 @@ class _Executor:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET {sets}, {resume} = %s, {cursor_after} = %s, {heartbeat} = %s "  # noqa: S608
-                "WHERE id = %s",
+                f"WHERE id = %s RETURNING {_run_column('cancel_requested')}",
                 [
                     *counts.values(),
                     1,
@@ -1274,6 +1276,9 @@ class _Executor:
                     run.pk,
                 ],
             )
+            # Asked to stop? Read by the same statement, not by a query of its own per page.
+            row = cursor.fetchone()
+            self.cancel_seen = bool(row and row[0])
 
     def _failure_keys(self, failure: dict) -> str:
         """The keyed hashes of a failed record's identifying values, mapped and source side."""

@@ -322,6 +322,25 @@ def test_a_queued_run_can_be_cancelled_before_it_starts(systems):
     assert sync.cancel_run(waiting).status == RunStatus.CANCELLED
 
 
+def test_a_running_run_asked_to_stop_ends_after_the_page_it_is_on(systems, monkeypatch):
+    """``cancel_run`` on a running run: the page being written is committed, the next is never read
+    (the page's own counters update reads the request), and the run ends cancelled with what it did."""
+    flow = small_catalog()
+    first = sync.request_run(flow)[0]
+    first.refresh_from_db()
+    assert first.status == RunStatus.SUCCEEDED and first.pages > 1  # the chairs take several pages
+
+    def cancel_on_first_page(name):
+        if name == "page_read" and not Run.objects.filter(flow=flow, cancel_requested=True).exists():
+            running = Run.objects.get(flow=flow, status=RunStatus.RUNNING)
+            assert sync.cancel_run(running).cancel_requested
+
+    monkeypatch.setattr(sync, "_crash_point", cancel_on_first_page)
+    run = run_now(flow, full=True)
+    assert run.status == RunStatus.CANCELLED
+    assert run.pages == 1 and 0 < run.read < first.read
+
+
 def test_the_flow_schedule_follows_its_trigger(systems):
     from django_q.models import Schedule
 
