@@ -28,6 +28,7 @@ import re
 import signal
 import socket
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from json.encoder import c_make_encoder, encode_basestring_ascii
 
@@ -677,6 +678,28 @@ def _run_column(name: str) -> str:
 _crash_counts: dict[str, int] = {}
 
 
+def _bound_cursor():
+    """A cursor for many rows of one statement. PostgreSQL: psycopg's server-side binding (the values
+    travel apart from the text; nothing prepared, as Django leaves it) — Django's cursors bind on
+    the client, quoting every value of every row into a statement of its own: the links of a page
+    of 100 took 3.9 ms of CPU, 2.2 ms so. Same connection, same transaction."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    return _psycopg_cursor()
+
+
+@contextmanager
+def _psycopg_cursor():
+    import psycopg
+
+    # Errors as Django's (``django.db.OperationalError``…), as through its own cursors: the recovery
+    # from a lost connection (``_record_failure_surely``) and the callers' handlers catch those.
+    with connection.wrap_database_errors:
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            yield cursor
+
+
 def _crash_point(name: str) -> None:
     """Test-only: ``HUB_TEST_CRASH_AT=<point>[:<nth>]`` kills this process (SIGKILL, no cleanup) the
     nth time the run passes ``point`` — how the crash tests reach the worst moments of a run."""
@@ -1215,7 +1238,7 @@ class _Executor:
                 lookup.keys_of(lookups[source_id], paths, base) if source_id in lookups else "",
             )
             (linked if source_id in known else new).append(row)
-        with connection.cursor() as cursor:
+        with _bound_cursor() as cursor:
             if linked:
                 cursor.executemany(upsert, linked)
             if new:

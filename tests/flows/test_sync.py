@@ -217,6 +217,17 @@ def test_a_lost_database_connection_fails_the_run_at_once_with_the_reason(system
     assert "database connection was lost" in run.message and "administrator command" in run.message
 
 
+def test_the_links_cursor_raises_djangos_database_errors_on_postgresql():
+    """The links are written through psycopg's own cursor on PostgreSQL (server-side binding): its
+    errors still reach the run as Django's, which its recovery and the callers' handlers catch."""
+    from django.db import DataError, connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes the links through Django's own cursor")
+    with pytest.raises(DataError), sync._bound_cursor() as cursor:
+        cursor.execute("SELECT 1 / %s", [0])
+
+
 def rename_in_pim(system, identifier: str, name: str) -> None:
     pim = system.get_connector()
     try:
