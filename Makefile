@@ -66,7 +66,11 @@ format: $(DEVSTAMP)
 	$(VENV)/bin/ruff check --fix .
 
 ## make bench: performance scenarios against hand-written baselines (not part of make test).
+## Scenario 5 drives Debian's Chromium: installed here when missing, as .ci/run does.
 bench: $(DEVSTAMP)
+	@test -x /usr/bin/chromium || { echo "make bench: installing Debian's chromium (scenario 5)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq || true; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || true; }
 	$(PY) -m bench $(BENCH_ARGS)
 
 ## make messages: refresh and compile the translation catalogues.

@@ -207,6 +207,11 @@ def _publish(user_id: int, count: int, interval: float, env: dict):
 
 
 def run(count: int = 200, redis_url: str | None = None, *, interval: float = 0.1) -> list[dict]:
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(
+            f"scenario 5 drives Debian's Chromium at {CHROMIUM}, which is not installed: "
+            "apt-get install chromium (make bench does it when it may), or leave it out with --only"
+        )
     results = []
     backends = [("embedded", None, "embedded (channels-lite SQLite layer)")]
     if redis_url:
