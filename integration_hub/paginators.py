@@ -22,11 +22,12 @@ class DeepPageLazyPaginator(LazyPaginator):
     deep_offset = 1000  # from this offset on; shallower pages are read in one query
     max_split = 32  # at most this many index walks merged (``split``)
 
-    def __init__(self, *args, split: tuple[str, list] | None = None, **kwargs):
-        """``split``: (field, values) — the rows hold one of these values in ``field`` (a user's
-        flows): a deep page's keys are then read per value (``WHERE flow_id = 3 ORDER BY … LIMIT
-        offset + page``, each from an index on (field, sort)) and merged in one UNION ALL, so that
-        PostgreSQL walks only the rows of those flows instead of every run to find theirs."""
+    def __init__(self, *args, split: str | None = None, **kwargs):
+        """``split``: a column (``flow_id``) the query narrows with ``IN (values)`` (a user's flows,
+        ``permissions.restrict_through``): a deep page's keys are then read per value (``WHERE flow_id = 3
+        ORDER BY … LIMIT offset + page``, each from an index on (column, sort)) and merged in one
+        UNION ALL, so that PostgreSQL walks only the rows of those flows instead of every run to
+        find theirs."""
         super().__init__(*args, **kwargs)
         self.split = split
 
@@ -46,20 +47,15 @@ class DeepPageLazyPaginator(LazyPaginator):
         when that does not apply (no split, one value or too many, an order on another table's
         column, a database that cannot order and slice inside a UNION, no ``field IN values`` among
         the query's conditions)."""
-        if not self.split:
+        if not self.split or not connections[queryset.db].features.supports_slicing_ordering_in_compound:
             return None
-        field, values = self.split
+        field = self.split
         order = [str(o) for o in queryset.query.order_by]
         names = [o.lstrip("-") for o in order]
-        if (
-            not 1 < len(values) <= self.max_split
-            or not order
-            or not all(_plain_column(queryset.model, n) for n in names)
-            or not connections[queryset.db].features.supports_slicing_ordering_in_compound
-        ):
+        if not order or not all(_plain_column(queryset.model, n) for n in names):
             return None
-        base = _without_membership(queryset, field, values)
-        if base is None:
+        base, values = _without_membership(queryset, field)
+        if base is None or not 1 < len(values) <= self.max_split:
             return None
         columns = ["pk", *(n for n in names if n != "pk")]
         parts = [base.filter(**{field: v}).values_list(*columns).order_by(*order)[:stop] for v in values]
@@ -96,23 +92,22 @@ def _plain_column(model, name: str) -> bool:
     return getattr(field, "concrete", False) and not field.is_relation
 
 
-def _without_membership(queryset: QuerySet, attname: str, values: list) -> QuerySet | None:
-    """A copy of ``queryset`` without its top-level condition ``attname IN values`` (each walk puts
-    ``attname = value`` instead — the same rows: kept beside it, PostgreSQL multiplies the two
-    selectivities, expects a quarter of the rows and sorts a bitmap scan instead of walking the
-    index), or ``None`` when the query has no such condition."""
+def _without_membership(queryset: QuerySet, attname: str) -> tuple[QuerySet | None, list]:
+    """A copy of ``queryset`` without its top-level condition ``attname IN values``, and those
+    values (each walk puts ``attname = value`` instead — the same rows: kept beside it, PostgreSQL
+    multiplies the two selectivities, expects a quarter of the rows and sorts a bitmap scan instead
+    of walking the index); ``(None, [])`` when the query has no such condition."""
     base = queryset.all()
     where = base.query.where
     if where.connector != AND or where.negated:
-        return None
+        return None, []
     for child in where.children:
         target = getattr(getattr(child, "lhs", None), "target", None)
         if (
             isinstance(child, In)
             and getattr(target, "attname", None) == attname
             and isinstance(child.rhs, list | tuple)
-            and set(child.rhs) == set(values)
         ):
             where.children = [c for c in where.children if c is not child]
-            return base
-    return None
+            return base, list(child.rhs)
+    return None, []

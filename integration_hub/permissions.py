@@ -43,21 +43,10 @@ def restrict_through(
     literal list: PostgreSQL then checks ``flow_id IN (3, 7)`` inside the index it walks instead of
     joining every row it walks to the grant tables, and a deep page can walk one flow at a time
     (``DeepPageLazyPaginator.split``)."""
-    return within(queryset, field, parent_ids(parent, user, action))
-
-
-def within(queryset: QuerySet, field: str, ids: list | None) -> QuerySet:
-    """``queryset`` narrowed to the rows whose ``field`` is one of ``ids`` (``parent_ids``: ``None`` is all)."""
-    if ids is None:
-        return queryset
-    return queryset.filter(**{f"{field}__in": ids}) if ids else queryset.none()
-
-
-def parent_ids(parent: QuerySet, user, action: str = "view") -> list | None:
-    """The primary keys of the ``parent`` rows ``user`` may ``action``; ``None`` for a global grant (all)."""
     if has_global_permission(user, parent.model, action):
-        return None
-    return list(restrict(parent, user, action).values_list("pk", flat=True))
+        return queryset
+    ids = list(restrict(parent, user, action).values_list("pk", flat=True))
+    return queryset.filter(**{f"{field}__in": ids}) if ids else queryset.none()
 
 
 def can(user, action: str, obj: Model) -> bool:

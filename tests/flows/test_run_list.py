@@ -232,7 +232,7 @@ def test_queries_per_page_do_not_grow_with_the_runs_and_nothing_counts_them(role
     for name in pages:
         assert len(many[name]) == len(few[name]), (name, few[name], many[name])
         # Session, user, grants, menu, form, the page — and for a user with grants on some flows their
-        # ids, read once so that the runs are filtered on a literal list (``permissions.within``).
+        # ids, read once so that the runs are filtered on a literal list (``permissions.restrict_through``).
         assert len(many[name]) <= 21, (name, many[name])
         run_queries = [sql.upper() for sql in many[name] if '"flows_run"' in sql]
         assert not [sql for sql in run_queries if "COUNT(" in sql or "DISTINCT" in sql], name
